@@ -1,0 +1,3 @@
+export * from "./result.ts";
+export * from "./ip.ts";
+export * from "./devices.ts";
