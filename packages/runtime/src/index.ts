@@ -7,3 +7,5 @@ export * from "./logs.ts";
 export * from "./runtime-keys.ts";
 export * from "./boot-values.ts";
 export * from "./boot.ts";
+export * from "./socket.ts";
+export * from "./flow-pair.ts";

@@ -1,0 +1,16 @@
+export * from "./abort-error.ts";
+export * from "./console.ts";
+export * from "./monotonic-clock.ts";
+export * from "./posix-clock.ts";
+export * from "./time.ts";
+export * from "./random.ts";
+export * from "./kv-key.ts";
+export * from "./kv-crunch.ts";
+export * from "./crunch-directory.ts";
+export * from "./kv-direct.ts";
+export * from "./block-file.ts";
+export * from "./socket-stack.ts";
+export { SocketFlow } from "./socket-flow.ts";
+export { SocketTcp } from "./socket-tcp.ts";
+export { SocketUdp } from "./socket-udp.ts";
+export { flowErrorOf } from "./flow-error.ts";
