@@ -1,0 +1,121 @@
+/**
+ * The network: the keys of MirageOS 3.10 (`--ipv4`, `--ipv4-gateway`, `--ipv6`, `--ipv6-gateway`,
+ * `--accept-router-advertisements`, `--ipv4-only`, `--ipv6-only`, configure-time `--dhcp` and
+ * `--net`), the network interface, and the stacks.
+ *
+ * The socket stack uses the host's sockets (node:net, node:dgram). The direct stack (our own
+ * TCP/IP over a TAP interface) is declared but not configurable yet: adding it is replacing
+ * `directStackv4v6` with an impl() over @mirage-ts/tcpip's connect function.
+ */
+import { Arg, Conv, Ipv4Prefix, key, type Key } from "@mirage-ts/runtime";
+import { impl, matchImpl, unavailable, type ChoiceDevice, type Device, type ImplDevice } from "../device.ts";
+import { UNIX_PACKAGE } from "./packages.ts";
+
+const network = { section: "network" } as const;
+
+export const netKey: Key<"socket" | "direct"> = key(
+  "net",
+  Arg.enum(["socket", "direct"], {
+    default: "socket",
+    doc: "The network stack: socket uses the host's TCP/IP sockets, direct runs mirage-ts's own TCP/IP over a TAP interface.",
+    stage: "configure",
+    ...network,
+  }),
+);
+
+export const dhcpKey: Key<boolean> = key(
+  "dhcp",
+  Arg.bool({ default: false, doc: "Configure the direct stack's IPv4 address with DHCP.", stage: "configure", ...network }),
+);
+
+export const interfaceKey: Key<string> = key(
+  "interface",
+  Arg.string({ default: "tap0", doc: "The TAP interface the direct stack uses.", docv: "NAME", ...network }),
+);
+
+/** `--ipv4` of the socket stack: the address to listen on (the subnet is ignored, as in MirageOS 3.9). */
+export const socketIpv4Key: Key<Ipv4Prefix> = key(
+  "ipv4",
+  Arg.ipv4Prefix({
+    default: Ipv4Prefix.of("0.0.0.0/0"),
+    doc: "The IPv4 address to listen on, with its network (the socket stack ignores the network; 0.0.0.0 is every address).",
+    ...network,
+  }),
+);
+
+/** `--ipv4` of the direct stack: its address and network. */
+export const directIpv4Key: Key<Ipv4Prefix> = key(
+  "ipv4",
+  Arg.ipv4Prefix({ default: Ipv4Prefix.of("10.0.0.2/24"), doc: "The IPv4 address of the unikernel and its network.", ...network }),
+);
+
+export const ipv4GatewayKey = key(
+  "ipv4-gateway",
+  Arg.optional(Conv.ipv4Address, { doc: "The IPv4 gateway (default route).", ...network }),
+);
+
+export const ipv6Key = key(
+  "ipv6",
+  Arg.optional(Conv.ipv6Prefix, {
+    doc: "The IPv6 address and network (the direct stack uses SLAAC when it is absent; the socket stack listens on it).",
+    ...network,
+  }),
+);
+
+export const ipv6GatewayKey = key(
+  "ipv6-gateway",
+  Arg.optional(Conv.ipv6Address, { doc: "The IPv6 gateway (default route).", ...network }),
+);
+
+export const acceptRouterAdvertisementsKey: Key<boolean> = key(
+  "accept-router-advertisements",
+  Arg.bool({ default: true, doc: "Accept IPv6 router advertisements.", ...network }),
+);
+
+export const ipv4OnlyKey: Key<boolean> = key("ipv4-only", Arg.bool({ default: false, doc: "Use IPv4 only.", ...network }));
+export const ipv6OnlyKey: Key<boolean> = key("ipv6-only", Arg.bool({ default: false, doc: "Use IPv6 only.", ...network }));
+
+/** The host network interface of the direct stack (a TAP device named by `--interface`). */
+export const defaultNetwork: ImplDevice = impl({
+  type: "Netif",
+  name: "net",
+  impl: "tap",
+  module: UNIX_PACKAGE,
+  connect: "connectTap",
+  keys: { name: interfaceKey },
+});
+
+/** A dual IPv4/IPv6 stack over the host's sockets. */
+export function socketStackv4v6(): ImplDevice {
+  return impl({
+    type: "StackV4V6",
+    name: "stackv4v6",
+    impl: "socket",
+    module: UNIX_PACKAGE,
+    connect: "connectSocketStack",
+    keys: {
+      ipv4: socketIpv4Key,
+      ipv4Gateway: ipv4GatewayKey,
+      ipv6: ipv6Key,
+      ipv6Gateway: ipv6GatewayKey,
+      ipv4Only: ipv4OnlyKey,
+      ipv6Only: ipv6OnlyKey,
+    },
+  });
+}
+
+/** mirage-ts's own TCP/IP over `network`. */
+export function directStackv4v6(network: Device): Device {
+  return unavailable({
+    type: "StackV4V6",
+    impl: "direct",
+    reason: "the direct stack (--net=direct) needs @mirage-ts/tcpip, which is not built yet; use --net=socket",
+    keys: [directIpv4Key, ipv4GatewayKey, ipv6Key, ipv6GatewayKey, acceptRouterAdvertisementsKey, ipv4OnlyKey, ipv6OnlyKey, dhcpKey],
+    deps: { network },
+  });
+}
+
+/** The socket or the direct stack, as the `--net` configure key says. */
+export function genericStackv4v6(network: Device, options: { key?: Key<"socket" | "direct"> } = {}): ChoiceDevice {
+  return matchImpl(options.key ?? netKey, { socket: socketStackv4v6(), direct: directStackv4v6(network) });
+}
