@@ -51,6 +51,16 @@ export interface SignalSource {
   off(signal: StopSignal, handler: () => void): unknown;
 }
 
+/**
+ * Where errors that escaped every handler come from: `process` fits. A unikernel is one
+ * service, so such an error stops it (exit 1) — but through the same orderly shutdown as a
+ * signal, with the error logged, rather than Node's abrupt default.
+ */
+export interface FaultSource {
+  on(event: "uncaughtException" | "unhandledRejection", handler: (error: unknown) => void): unknown;
+  off(event: "uncaughtException" | "unhandledRejection", handler: (error: unknown) => void): unknown;
+}
+
 export interface RunOptions extends BootOptions {
   /** Writes --help. Default: process.stdout, resolved once flushed. */
   stdout?: (text: string) => void | Promise<void>;
@@ -58,6 +68,8 @@ export interface RunOptions extends BootOptions {
   stderr?: (text: string) => void | Promise<void>;
   /** Default `process`. */
   signals?: SignalSource;
+  /** Where uncaught exceptions and unhandled rejections are reported. Default `process`. */
+  faults?: FaultSource;
   /** Called on a second signal while stopping. Default `process.exit`. */
   forceExit?: (code: number) => void;
   /** How long one device may take to disconnect before shutdown goes on without it. Default 5000 ms. */
@@ -93,6 +105,7 @@ export async function runUnikernel<K extends Record<string, unknown>>(options: R
   const stdout = options.stdout ?? writeTo(process.stdout);
   const stderr = options.stderr ?? writeTo(process.stderr);
   const signals = options.signals ?? process;
+  const faults = options.faults ?? process;
   const forceExit = options.forceExit ?? ((code: number) => process.exit(code));
   const timeoutMs = options.disconnectTimeoutMs ?? 5000;
   const name = options.name;
@@ -179,6 +192,12 @@ export async function runUnikernel<K extends Record<string, unknown>>(options: R
   const handlers = { SIGINT: onSignal("SIGINT"), SIGTERM: onSignal("SIGTERM") };
   signals.on("SIGINT", handlers.SIGINT);
   signals.on("SIGTERM", handlers.SIGTERM);
+  const onFault = (error: unknown) => {
+    log.err(`uncaught error, stopping: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    decide(1);
+  };
+  faults.on("uncaughtException", onFault);
+  faults.on("unhandledRejection", onFault);
 
   try {
     Promise.resolve()
@@ -197,6 +216,8 @@ export async function runUnikernel<K extends Record<string, unknown>>(options: R
   } finally {
     signals.off("SIGINT", handlers.SIGINT);
     signals.off("SIGTERM", handlers.SIGTERM);
+    faults.off("uncaughtException", onFault);
+    faults.off("unhandledRejection", onFault);
   }
 }
 

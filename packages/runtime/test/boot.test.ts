@@ -44,6 +44,7 @@ interface Harness {
   stdout: string[];
   stderr: string[];
   signals: EventEmitter;
+  faults: EventEmitter;
   forced: number[];
 }
 
@@ -51,11 +52,13 @@ function harness(argv: string[], extra: Partial<RunOptions> = {}): Harness {
   const stdout: string[] = [];
   const stderr: string[] = [];
   const signals = new EventEmitter();
+  const faults = new EventEmitter();
   const forced: number[] = [];
   return {
     stdout,
     stderr,
     signals,
+    faults,
     forced,
     options: {
       name: "demo",
@@ -65,6 +68,7 @@ function harness(argv: string[], extra: Partial<RunOptions> = {}): Harness {
       stdout: (t) => void stdout.push(t),
       stderr: (t) => void stderr.push(t),
       signals: signals as unknown as RunOptions["signals"],
+      faults: faults as unknown as RunOptions["faults"],
       forceExit: (code) => void forced.push(code),
       ...extra,
     },
@@ -221,6 +225,29 @@ test("the body throws: its stack is logged, devices disconnected, exit 1", async
   assert.equal(failure.level, "error");
   assert.match(failure.message, /Error: start blew up\n\s+at /, "the stack is logged");
 });
+
+for (const event of ["uncaughtException", "unhandledRejection"] as const) {
+  test(`${event}: logged with its stack, devices disconnected in reverse, exit 1`, async () => {
+    const h = harness([]);
+    const events: string[] = [];
+    const ready = signalled();
+    const running = runUnikernel(h.options, async ({ connect }) => {
+      await connect("a", () => fakeDevice("a", events));
+      await connect("b", () => fakeDevice("b", events));
+      ready.resolve();
+      await new Promise(() => {});
+    });
+    await ready.promise;
+    h.faults.emit(event, new Error("a handler blew up"));
+    assert.equal(await running, 1);
+    assert.deepEqual(events, ["disconnect b", "disconnect a"]);
+    assert.ok(
+      messages().some((m) => /^\[error\] uncaught error, stopping: Error: a handler blew up\n\s+at /.test(m)),
+      messages().join("\n"),
+    );
+    assert.equal(h.faults.listenerCount(event), 0, "the handlers are removed");
+  });
+}
 
 /** A promise and its resolver, for the body to say when it has connected its devices. */
 function signalled(): { promise: Promise<void>; resolve: () => void } {
