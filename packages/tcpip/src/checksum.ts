@@ -9,13 +9,24 @@ import type { IpAddress } from "@mirage-ts/runtime";
 
 /** The unfolded sum of `length` bytes from `offset` as big-endian 16-bit words (an odd last byte is padded with 0). */
 export function sumBytes(bytes: Uint8Array, offset: number, length: number, initial = 0): number {
-  let sum = initial;
   const end = Math.min(offset + length, bytes.length);
   let i = Math.max(0, offset);
+  // High and low bytes of the 16-bit words summed apart (no shift or OR per word), eight bytes
+  // per turn: this loop is most of the cost of receiving and answering a packet.
+  let high = 0;
+  let low = 0;
+  const blocksEnd = i + ((end - i) & ~7);
+  for (; i < blocksEnd; i += 8) {
+    high += bytes[i]! + bytes[i + 2]! + bytes[i + 4]! + bytes[i + 6]!;
+    low += bytes[i + 1]! + bytes[i + 3]! + bytes[i + 5]! + bytes[i + 7]!;
+  }
   const pairsEnd = end - ((end - i) & 1);
-  for (; i < pairsEnd; i += 2) sum += (bytes[i]! << 8) | bytes[i + 1]!;
-  if (i < end) sum += bytes[i]! << 8;
-  return sum;
+  for (; i < pairsEnd; i += 2) {
+    high += bytes[i]!;
+    low += bytes[i + 1]!;
+  }
+  if (i < end) high += bytes[i]!;
+  return initial + high * 256 + low;
 }
 
 /** Folds carries into 16 bits (the one's complement sum). */

@@ -111,7 +111,12 @@ export function createArpState<P>(config: Partial<ArpConfig> & Pick<ArpConfig, "
  * with no allocation. When it returns undefined the engine sends a "resolve" event instead.
  */
 export function arpLookup<P>(state: ArpState<P>, now: number, ip: Ipv4Address): MacAddress | undefined {
-  const entry = state.cache.get(ip.value);
+  return arpLookupValue(state, now, ip.value);
+}
+
+/** `arpLookup` for an address given as a 32-bit integer (the engine's per-packet path: no object). */
+export function arpLookupValue<P>(state: ArpState<P>, now: number, ip: number): MacAddress | undefined {
+  const entry = state.cache.get(ip >>> 0);
   if (entry === undefined || entry.expiresAt <= now) return undefined;
   if (!entry.refreshing && entry.expiresAt - now <= state.config.refreshBeforeMs) return undefined;
   return entry.mac;
