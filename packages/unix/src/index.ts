@@ -14,3 +14,7 @@ export { SocketFlow } from "./socket-flow.ts";
 export { SocketTcp } from "./socket-tcp.ts";
 export { SocketUdp } from "./socket-udp.ts";
 export { flowErrorOf } from "./flow-error.ts";
+export { connectTapNetif, TapNetif, type TapNetifOptions } from "./tap-netif.ts";
+export { TapError, tapErrorMessage, invalidTapName } from "./tap-error.ts";
+export { loadTapAddon, tapAddonBuildPath, tapAddonCandidates, TAP_ADDON_FILE, TapAddonMissingError } from "./tap-addon.ts";
+export { connectPcapFile, type PcapFile, type PcapFileOptions, type PcapFileStats } from "./pcap-file.ts";
