@@ -1,7 +1,7 @@
 /**
  * Which address families a socket stack uses and where it binds them, shared by its TCP and UDP.
  */
-import type { Ipv4Address, Ipv6Address } from "@mirage-ts/runtime";
+import type { Endpoint, Ipv4Address, Ipv6Address } from "@mirage-ts/runtime";
 
 export interface FamilyBinding {
   family: 4 | 6;
@@ -36,4 +36,29 @@ export function checkPort(port: number, what: string, allowZero: boolean): void 
 
 export function describeHost(binding: FamilyBinding): string {
   return binding.family === 6 ? `[${binding.host}]` : binding.host;
+}
+
+/**
+ * Settles one listen call's binds (one per address family): the endpoints bound, or a failure
+ * when no family could be bound. A failure of a listener not cancelled meanwhile withdraws it
+ * (`withdraw`) and fails the stack, so that `stack.listen()` rejects with the reason.
+ */
+export function settleBinds(
+  what: string,
+  binds: Promise<Endpoint | undefined>[],
+  listener: { cancelled: boolean },
+  withdraw: () => void,
+  context: SocketStackContext,
+): Promise<Endpoint[]> {
+  const ready = Promise.all(binds).then((bound) => {
+    const endpoints = bound.filter((e): e is Endpoint => e !== undefined);
+    if (endpoints.length === 0 && !listener.cancelled) throw new Error(`${what}: no address family could be bound`);
+    return endpoints;
+  });
+  ready.catch((e: Error) => {
+    if (listener.cancelled) return;
+    withdraw();
+    context.fail(e);
+  });
+  return ready;
 }

@@ -6,7 +6,7 @@ import { FlowError, type Endpoint, type IpAddress, type Tcp, type TcpFlow, type 
 import { flowErrorOf } from "./flow-error.ts";
 import { endpointOfNode } from "./socket-address.ts";
 import { SocketFlow } from "./socket-flow.ts";
-import { checkPort, describeHost, isMissingFamily, type FamilyBinding, type SocketStackContext } from "./socket-family.ts";
+import { checkPort, describeHost, isMissingFamily, settleBinds, type FamilyBinding, type SocketStackContext } from "./socket-family.ts";
 
 interface TcpListener {
   servers: Server[];
@@ -30,18 +30,9 @@ export class SocketTcp implements Tcp {
     const listener: TcpListener = { servers: [], ready: Promise.resolve([]), cancelled: false };
     this.listeners.set(port, listener);
     const binds = this.context.families.map((binding) => this.bind(binding, port, listener, handler, options));
-    listener.ready = Promise.all(binds).then(
-      (bound) => {
-        const endpoints = bound.filter((e): e is Endpoint => e !== undefined);
-        if (endpoints.length === 0 && !listener.cancelled) throw new Error(`TCP port ${port}: no address family could be bound`);
-        return endpoints;
-      },
-    );
-    listener.ready.catch((e: Error) => {
-      if (listener.cancelled) return;
+    listener.ready = settleBinds(`TCP port ${port}`, binds, listener, () => {
       if (this.listeners.get(port) === listener) this.unlisten(port);
-      this.context.fail(e);
-    });
+    }, this.context);
   }
 
   /** The endpoints `port` is bound on, once it is (tests; and port 0, whose real ports differ per family). */

@@ -12,7 +12,7 @@
 import { createSocket, type Socket as DgramSocket } from "node:dgram";
 import { Ipv4Address, Ipv6Address, type Datagram, type Endpoint, type IpAddress, type Udp, type UdpSendOptions } from "@mirage-ts/runtime";
 import { endpointOfNode, ipOfNode } from "./socket-address.ts";
-import { checkPort, describeHost, isMissingFamily, type FamilyBinding, type SocketStackContext } from "./socket-family.ts";
+import { checkPort, describeHost, isMissingFamily, settleBinds, type FamilyBinding, type SocketStackContext } from "./socket-family.ts";
 
 /** Linux's default unicast TTL / hop limit, restored after a send with an explicit ttl. */
 const DEFAULT_TTL = 64;
@@ -80,16 +80,9 @@ export class SocketUdp implements Udp {
       });
       return bound.local;
     });
-    listener.ready = Promise.all(binds).then((bound) => {
-      const endpoints = bound.filter((e): e is Endpoint => e !== undefined);
-      if (endpoints.length === 0 && !listener.cancelled) throw new Error(`UDP port ${port}: no address family could be bound`);
-      return endpoints;
-    });
-    listener.ready.catch((e: Error) => {
-      if (listener.cancelled) return;
+    listener.ready = settleBinds(`UDP port ${port}`, binds, listener, () => {
       if (this.listeners.get(port) === listener) this.unlisten(port);
-      this.context.fail(e);
-    });
+    }, this.context);
   }
 
   /** The endpoints `port` is bound on, once it is. */
