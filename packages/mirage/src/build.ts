@@ -1,7 +1,7 @@
 /**
  * `mirage build`: regenerate what configure wrote (config.ts may have changed), run the build hooks
- * (crunch) into .mirage/, type-check with tsc, bundle with esbuild into dist/<name>.mjs, and write
- * the target's launcher and dist/manifest.json.
+ * (crunch) into .mirage/, type-check with tsc, bundle with esbuild into dist/<name>.mjs, copy the
+ * native addons the devices load beside it, and write the target's launcher and dist/manifest.json.
  */
 import { join } from "node:path";
 import { savedPlan, saveConfig, writeConfigureFiles } from "./configure.ts";
@@ -84,6 +84,13 @@ export async function buildCommand(ctx: CommandContext, options: { file?: string
     for (const i of bundled.inputs.slice(0, 5)) ctx.out(`    ${kib(i.bytes).padStart(10)}  ${i.path}`);
   }
   ctx.out(`bundle ${join(shownPath(ctx, plan.dir), bundled.file)} (${kib(bundled.bytes)})`);
+
+  if (plan.addons.length > 0) {
+    const { copyAddons } = await import("./addons.ts");
+    const copied = await timed(ctx, "addons", () => copyAddons(plan, (line) => ctx.verbose && ctx.out(`  ${line}`)));
+    record(copied);
+    ctx.out(`addon${copied.length > 1 ? "s" : ""} ${copied.map((f) => join(shownPath(ctx, plan.dir), f)).join(", ")}`);
+  }
 
   const artifacts = [...plan.target.artifactFiles(plan), { path: MANIFEST, content: generateManifest(plan), mode: undefined }];
   for (const f of artifacts) {

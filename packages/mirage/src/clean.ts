@@ -10,8 +10,8 @@ import { hasHeader } from "./codegen/header.ts";
 import { CONFIG_FILES, SAVED_CONFIG } from "./plan.ts";
 import { readSavedConfig, savedConfigPath } from "./saved-config.ts";
 
-/** Files that cannot carry a header (a source map): ours when listed, or beside a bundle of ours. */
-const headerless = (path: string): boolean => path.endsWith(".map");
+/** Files that cannot carry a header (a source map, a native addon): ours when listed; a source map also when beside a bundle of ours. */
+const headerless = (path: string): boolean => path.endsWith(".map") || path.endsWith(".node");
 
 function isOurs(full: string, path: string, listed: boolean): boolean {
   if (headerless(path)) return listed;
@@ -44,7 +44,7 @@ export function cleanCommand(ctx: CommandContext, options: { file?: string }): v
   // Decide everything before removing anything: a source map is judged by its bundle.
   const ours = new Map(candidates.map((path) => [path, isOurs(join(dir, path), path, listed.has(path))]));
   for (const path of candidates) {
-    if (headerless(path) && !listed.has(path)) {
+    if (path.endsWith(".map") && !listed.has(path)) {
       const bundle = path.replace(/\.map$/, "");
       ours.set(path, ours.get(bundle) ?? isOurs(join(dir, bundle), bundle, false));
     }

@@ -56,10 +56,31 @@ export interface ImplSpec {
   readPaths?: string[];
   /** Files and directories the device writes at run time. */
   writePaths?: string[];
+  /**
+   * Boot keys (among `keys`) whose value names a file the device writes at run time, e.g.
+   * `--pcap=FILE`: the launcher finds them among the boot arguments and allows writing that file.
+   */
+  writePathKeys?: Key[];
+  /** Native addons the device loads at run time (see NativeAddon): `mirage build` copies them beside the bundle. */
+  addons?: NativeAddon[];
   /** Files and directories a build hook reads: part of the device's identity. */
   buildPaths?: string[];
   /** Writes build-time generated modules (e.g. an embedded directory). */
   build?: (ctx: BuildContext) => Promise<GeneratedModule[]>;
+}
+
+/**
+ * A native addon (a `.node` file) a device loads: esbuild cannot bundle one, so `mirage build`
+ * copies it to `dist/<file>`, where the device's code finds it beside the bundle, and the launcher
+ * allows Node to load it (`--allow-addons` and a read permission for that file only).
+ */
+export interface NativeAddon {
+  /** The file name beside the bundle, e.g. "mirage_tap.node". */
+  file: string;
+  /** The package (import specifier) that builds it, resolved from the unikernel's directory. */
+  module: string;
+  /** An exported function of `module` returning the absolute path of the built addon. */
+  locate: string;
 }
 
 export interface ImplDevice {
@@ -159,6 +180,22 @@ export function impl(spec: ImplSpec): ImplDevice {
       throw new TypeError(`impl(${spec.name}): "${list}" must be an array of strings`);
     }
   }
+  if (spec.writePathKeys !== undefined) {
+    const own = new Set(Object.values(spec.keys ?? {}));
+    if (!Array.isArray(spec.writePathKeys) || !spec.writePathKeys.every((k) => isKey(k) && own.has(k))) {
+      throw new TypeError(`impl(${spec.name}): "writePathKeys" must list keys the device also has in "keys"`);
+    }
+    for (const k of spec.writePathKeys) {
+      if (k.stage === "configure") throw new TypeError(`impl(${spec.name}): writePathKeys: --${k.name} is a configure key; a file written at run time is named at boot`);
+    }
+  }
+  if (spec.addons !== undefined) {
+    const valid = (a: NativeAddon) =>
+      typeof a === "object" && a !== null && /^[A-Za-z0-9_.-]+\.node$/.test(a.file) && typeof a.module === "string" && a.module !== "" && IDENTIFIER.test(a.locate);
+    if (!Array.isArray(spec.addons) || !spec.addons.every(valid)) {
+      throw new TypeError(`impl(${spec.name}): "addons" must be a list of { file: "NAME.node", module, locate } (locate: an exported function's name)`);
+    }
+  }
   if (spec.build !== undefined && typeof spec.build !== "function") throw new TypeError(`impl(${spec.name}): "build" must be a function`);
   // Copies, so that mutating what was passed in cannot change the device afterwards.
   const record = <T>(r: Record<string, T> | undefined) => (r === undefined ? undefined : Object.freeze({ ...r }));
@@ -173,6 +210,8 @@ export function impl(spec: ImplSpec): ImplDevice {
     readPaths: list(spec.readPaths),
     writePaths: list(spec.writePaths),
     buildPaths: list(spec.buildPaths),
+    writePathKeys: spec.writePathKeys === undefined ? undefined : (Object.freeze([...spec.writePathKeys]) as Key[]),
+    addons: spec.addons === undefined ? undefined : (Object.freeze(spec.addons.map((a) => Object.freeze({ ...a }))) as NativeAddon[]),
   };
   return Object.freeze({ [deviceBrand]: true as const, kind: "impl" as const, spec: Object.freeze(frozen) });
 }

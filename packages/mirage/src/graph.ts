@@ -73,6 +73,8 @@ function implIdentity(spec: Readonly<ImplSpec>, deps: Record<string, ResolvedDev
     readPaths: [...(spec.readPaths ?? [])].sort(),
     writePaths: [...(spec.writePaths ?? [])].sort(),
     buildPaths: [...(spec.buildPaths ?? [])].sort(),
+    writePathKeys: (spec.writePathKeys ?? []).map((k) => k.name).sort(),
+    addons: spec.addons ?? [],
   });
   return createHash("sha256").update(canonical).digest("hex").slice(0, 16);
 }

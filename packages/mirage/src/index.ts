@@ -8,7 +8,7 @@
 export { Arg, Conv, key, Ipv4Address, Ipv6Address, Ipv4Prefix, Ipv6Prefix, IpAddress } from "@mirage-ts/runtime";
 export type { Key, KeyArg, ArgOptions, Stage, KeySection, KeyType, Converter } from "@mirage-ts/runtime";
 export { impl, ifImpl, matchImpl, unavailable, isDevice } from "./device.ts";
-export type { Device, ImplDevice, ChoiceDevice, UnavailableDevice, ImplSpec, BuildContext, GeneratedModule } from "./device.ts";
+export type { Device, ImplDevice, ChoiceDevice, UnavailableDevice, ImplSpec, BuildContext, GeneratedModule, NativeAddon } from "./device.ts";
 export { main, register } from "./registry.ts";
 export type { Job, Registration } from "./registry.ts";
 export { defaultConsole, defaultMonotonicClock, defaultPosixClock, defaultTime, defaultRandom, randomSeedKey } from "./devices/basic.ts";
@@ -18,6 +18,9 @@ export {
   genericStackv4v6,
   socketStackv4v6,
   directStackv4v6,
+  pcapNetwork,
+  pcapFile,
+  pcapKey,
   netKey,
   dhcpKey,
   interfaceKey,

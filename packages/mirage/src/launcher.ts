@@ -12,6 +12,14 @@
  *   the bundle (and its source map) and the declared read paths, writing only the declared write
  *   paths. Node 20's permission model does not gate the network, so the socket stack works.
  *   Node 20.20 takes one path per --allow-fs-read flag (a comma-separated list is refused).
+ * - Files named at boot (`--pcap=FILE`: ImplSpec.writePathKeys): the launcher scans the arguments
+ *   for those keys as it does for the runtime parameters, and allows writing the file given
+ *   (made absolute against the current directory, as Node resolves it).
+ * - Native addons (the TAP device's mirage_tap.node, copied beside the bundle): `--allow-addons`
+ *   and a read permission for each addon file only. Node then prints a SecurityWarning on every
+ *   start ("--allow-addons ... could invalidate the permission model"); the launcher silences it,
+ *   since the addon is the artifact's own, built from this repository, and the warning would only
+ *   teach users to ignore the console.
  */
 import { realpathSync } from "node:fs";
 import { headerText } from "./codegen/header.ts";
@@ -23,6 +31,10 @@ export interface LauncherOptions {
   hardening: boolean;
   readPaths: readonly string[];
   writePaths: readonly string[];
+  /** Boot keys whose value is a file the unikernel writes (e.g. "pcap"). */
+  writePathKeys?: readonly string[];
+  /** Native addon files beside the bundle (e.g. "mirage_tap.node"). */
+  addons?: readonly string[];
 }
 
 /** Single-quoted for sh. */
@@ -41,9 +53,12 @@ function withRealPath(path: string): string[] {
 }
 
 const variable = (name: string): string => name.replaceAll("-", "_");
+const writeVariable = (name: string): string => `write_${variable(name)}`;
 
 export function generateLauncher(options: LauncherOptions): string {
   const { name } = options;
+  const writeKeys = options.hardening ? (options.writePathKeys ?? []) : [];
+  const addons = options.addons ?? [];
   const bundle = `"$DIR/${name}.mjs"`;
   const lines = [
     "#!/bin/sh",
@@ -53,12 +68,14 @@ export function generateLauncher(options: LauncherOptions): string {
     `DIR=$(CDPATH= cd -- "$(dirname -- "$0")" && pwd -P) || exit 1`,
   ];
   for (const p of options.runtimeParameters) lines.push(`${variable(p.name)}=${p.value === undefined ? "''" : shQuote(String(p.value))}`);
+  for (const k of writeKeys) lines.push(`${writeVariable(k)}=`);
   lines.push(
     "pending=",
     'for arg in "$@"; do',
     '  if [ -n "$pending" ]; then',
     '    case $pending in',
     ...options.runtimeParameters.map((p) => `      ${p.name}) ${variable(p.name)}=$arg ;;`),
+    ...writeKeys.map((k) => `      ${k}) ${writeVariable(k)}=$arg ;;`),
     "    esac",
     "    pending=",
     "    continue",
@@ -69,6 +86,7 @@ export function generateLauncher(options: LauncherOptions): string {
       `    --${p.name}=*) ${variable(p.name)}=\${arg#*=} ;;`,
       `    --${p.name}) pending=${p.name} ;;`,
     ]),
+    ...writeKeys.flatMap((k) => [`    --${k}=*) ${writeVariable(k)}=\${arg#*=} ;;`, `    --${k}) pending=${k} ;;`]),
     "  esac",
     "done",
     "check() {",
@@ -95,9 +113,20 @@ export function generateLauncher(options: LauncherOptions): string {
       `"--allow-fs-read=$DIR/${name}.mjs.map"`,
       ...[...new Set(options.readPaths.flatMap(withRealPath))].map((p) => shQuote(`--allow-fs-read=${p}`)),
       ...[...new Set(options.writePaths.flatMap(withRealPath))].map((p) => shQuote(`--allow-fs-write=${p}`)),
+      ...(addons.length > 0 ? ["--allow-addons", ...addons.map((a) => `"--allow-fs-read=$DIR/${a}"`)] : []),
       "--disable-warning=ExperimentalWarning",
+      ...(addons.length > 0 ? ["--disable-warning=SecurityWarning"] : []),
     ];
     lines.push(`set -- ${flags.join(" ")} "$@"`);
+    for (const k of writeKeys) {
+      const v = writeVariable(k);
+      lines.push(
+        `if [ -n "$${v}" ]; then`,
+        `  case $${v} in /*) ;; *) ${v}="$PWD/$${v}" ;; esac`,
+        `  set -- "--allow-fs-write=$${v}" "$@"`,
+        "fi",
+      );
+    }
   }
   lines.push(`exec "\${MIRAGE_NODE:-node}" "$@"`);
   return lines.join("\n") + "\n";

@@ -6,7 +6,7 @@
 import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { parseArgs, serializeKey, type Key } from "@mirage-ts/runtime";
-import { packageOfSpecifier } from "./device.ts";
+import { packageOfSpecifier, type NativeAddon } from "./device.ts";
 import { didYouMean } from "./did-you-mean.ts";
 import { MirageError, usageError } from "./errors.ts";
 import { globalKeys, hardeningKey } from "./global-keys.ts";
@@ -49,6 +49,10 @@ export interface Plan {
   /** Absolute paths the unikernel reads and writes at run time (the launcher allows them). */
   readonly readPaths: readonly string[];
   readonly writePaths: readonly string[];
+  /** Boot keys naming files the unikernel writes (e.g. "pcap"): the launcher allows the files given. */
+  readonly writePathKeys: readonly string[];
+  /** Native addons copied beside the bundle (one per file name). */
+  readonly addons: readonly NativeAddon[];
   /** Whether the launcher applies the hardening flags. */
   readonly hardening: boolean;
 }
@@ -182,12 +186,32 @@ export function makePlan(options: { registration: Registration; file: string; ta
     generatedModules,
     readPaths: unique(graph.devices.flatMap((d) => d.spec.readPaths ?? [])),
     writePaths: unique(graph.devices.flatMap((d) => d.spec.writePaths ?? [])),
+    writePathKeys: unique(graph.devices.flatMap((d) => (d.spec.writePathKeys ?? []).map((k) => k.name))),
+    addons: uniqueAddons(graph.devices.flatMap((d) => d.spec.addons ?? [])),
     hardening,
   };
 }
 
 function unique(list: readonly string[]): string[] {
   return [...new Set(list)];
+}
+
+/** One addon per file name; two devices wanting different addons under one name is a mistake. */
+function uniqueAddons(addons: readonly NativeAddon[]): NativeAddon[] {
+  const byFile = new Map<string, NativeAddon>();
+  for (const a of addons) {
+    const seen = byFile.get(a.file);
+    if (seen === undefined) byFile.set(a.file, a);
+    else if (seen.module !== a.module || seen.locate !== a.locate) {
+      throw new MirageError(`two devices need different native addons named ${a.file} (from ${seen.module} and ${a.module})`);
+    }
+  }
+  return [...byFile.values()];
+}
+
+/** Where an addon goes, relative to the config.ts directory. */
+export function addonFile(addon: NativeAddon): string {
+  return join("dist", addon.file);
 }
 
 export const MANIFEST = join("dist", "manifest.json");
@@ -199,5 +223,11 @@ export function bundleFiles(name: string): string[] {
 
 /** Everything build writes, relative to the config.ts directory. */
 export function buildFileList(plan: Plan): string[] {
-  return [...plan.generatedModules, ...bundleFiles(plan.name), ...plan.target.artifactFiles(plan).map((f) => f.path), MANIFEST];
+  return [
+    ...plan.generatedModules,
+    ...bundleFiles(plan.name),
+    ...plan.addons.map(addonFile),
+    ...plan.target.artifactFiles(plan).map((f) => f.path),
+    MANIFEST,
+  ];
 }

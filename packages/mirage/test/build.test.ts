@@ -163,13 +163,22 @@ async function askNet(dir: string, peek: string): Promise<string> {
       if (child.exitCode !== null || i > 400) throw new Error(`the unikernel did not start:\n${output}`);
       await new Promise((r) => setTimeout(r, 25));
     }
-    return await new Promise<string>((resolve, reject) => {
-      let answer = "";
-      const socket = createConnection({ host: "127.0.0.1", port });
-      socket.setEncoding("utf8").on("data", (d: string) => (answer += d));
-      socket.on("end", () => resolve(answer));
-      socket.on("error", reject);
-    });
+    // The socket stack binds asynchronously after tcp.listen() returns, so the "listening" line
+    // may come a moment before the port accepts: a refused connection is tried again.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await new Promise<string>((resolve, reject) => {
+          let answer = "";
+          const socket = createConnection({ host: "127.0.0.1", port });
+          socket.setEncoding("utf8").on("data", (d: string) => (answer += d));
+          socket.on("end", () => resolve(answer));
+          socket.on("error", reject);
+        });
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== "ECONNREFUSED" || attempt >= 40) throw e;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
   } finally {
     child.kill("SIGTERM");
     assert.equal(await exited, 0, `SIGTERM stops it cleanly:\n${output}`);

@@ -74,12 +74,14 @@ describe("configure", () => {
     assert.match(boot.stderr, /--random-seed can only be set at boot time/);
   });
 
-  it("refuses --net=direct until the direct stack exists", async () => {
+  it("takes --net=direct and --dhcp wherever a generic stack is used", async () => {
     const dir = scratchDir("net");
-    const r = await mirage(dir, ["configure", "--net=direct"]);
-    assert.equal(r.code, 1);
-    assert.match(r.stderr, /the direct stack \(--net=direct\) needs @mirage-ts\/tcpip, which is not built yet/);
+    await mirageOk(dir, ["configure", "--net=direct"]);
+    assert.match(readFileSync(join(dir, "main.ts"), "utf8"), /connectDirectStackV4V6\(/);
+    await mirageOk(dir, ["configure", "--net=direct", "--dhcp=true"]);
+    assert.match(readFileSync(join(dir, "main.ts"), "utf8"), /connectDirectStackV4V6\(\{[^}]*dhcp: true/);
     await mirageOk(dir, ["configure", "--dhcp=true"]);
+    assert.match(readFileSync(join(dir, "main.ts"), "utf8"), /connectSocketStack\(/, "--dhcp means nothing to the socket stack");
   });
 });
 

@@ -7,6 +7,7 @@ import {
   crunch,
   defaultConsole,
   defaultNetwork,
+  defaultRandom,
   defaultTime,
   genericKvRo,
   genericStackv4v6,
@@ -41,6 +42,18 @@ describe("impl", () => {
     assert.throws(() => leaf("a", { deps: { x: 42 as unknown as Device } }), /deps\.x must be a device, got number 42/);
     assert.throws(() => leaf("a", { keys: { x: "port" as unknown as Key } }), /keys\.x must be a key/);
     assert.throws(() => leaf("a", { deps: { x: defaultTime }, args: { x: 1 } }), /option field "x" is given twice/);
+  });
+
+  it("checks writePathKeys (the device's own boot keys) and addons (NAME.node, an exported locate function)", () => {
+    const file = key("file", Arg.string({ default: "", doc: "", stage: "boot" }));
+    const mode = key("mode", Arg.string({ default: "", doc: "", stage: "configure" }));
+    assert.throws(() => leaf("a", { writePathKeys: [file] }), /"writePathKeys" must list keys the device also has in "keys"/);
+    assert.throws(() => leaf("a", { keys: { mode }, writePathKeys: [mode] }), /--mode is a configure key/);
+    assert.doesNotThrow(() => leaf("a", { keys: { file }, writePathKeys: [file] }));
+    assert.throws(() => leaf("a", { addons: [{ file: "x.so", module: "m", locate: "where" }] }), /"addons" must be a list/);
+    assert.throws(() => leaf("a", { addons: [{ file: "x.node", module: "m", locate: "not valid" }] }), /"addons" must be a list/);
+    const d = leaf("a", { addons: [{ file: "x.node", module: "m", locate: "where" }] });
+    assert.ok(Object.isFrozen(d.spec.addons) && Object.isFrozen(d.spec.addons![0]));
   });
 
   it("returns frozen descriptions", () => {
@@ -113,12 +126,26 @@ describe("resolveGraph", () => {
     assert.throws(() => resolveGraph(reg, values({ mode: "b" })), /no Thing for --mode=b \(needed by \.\/unikernel\.ts: thing\): the choice has cases a and no fallback/);
   });
 
-  it("chooses the KV store by --kv-ro and refuses --net=direct until the direct stack exists", () => {
+  it("chooses the KV store by --kv-ro, and the socket or direct stack by --net and --dhcp", () => {
     const reg = registration({ stack: genericStackv4v6(defaultNetwork), kv: genericKvRo("./htdocs") });
     const impls = (given: Record<string, unknown>) => resolveGraph(reg, values(given)).devices.map((d) => d.spec.impl);
     assert.deepEqual(impls({}), ["socket", "crunch"]);
     assert.deepEqual(impls({ "kv-ro": "direct" }), ["socket", "direct"]);
-    assert.throws(() => resolveGraph(reg, values({ net: "direct" })), /the direct stack \(--net=direct\) needs @mirage-ts\/tcpip, which is not built yet/);
+    assert.deepEqual(impls({ net: "direct" }), ["tap", "file", "unix", "pcap", "unix", "unix", "unix", "direct", "crunch"]);
+    assert.deepEqual(impls({ net: "direct", dhcp: true }).slice(-2), ["direct-dhcp", "crunch"]);
+  });
+
+  it("shares the direct stack's clock, time and random with the rest of the unikernel", () => {
+    const reg = registration({ stack: genericStackv4v6(defaultNetwork), time: defaultTime, random: defaultRandom });
+    const graph = resolveGraph(reg, values({ net: "direct" }));
+    assert.deepEqual(
+      graph.devices.map((d) => d.label),
+      ["net", "pcap_file", "pclock", "pcap", "mclock", "time", "random", "stackv4v6"],
+    );
+    const stack = graph.devices.find((d) => d.label === "stackv4v6")!;
+    assert.equal(stack.deps["time"], graph.jobs[0]!.devices["time"]);
+    assert.equal(stack.deps["random"], graph.jobs[0]!.devices["random"]);
+    assert.equal(stack.deps["netif"]!.deps["netif"]!.spec.impl, "tap");
   });
 
   it("collects the configure keys of every branch, and only the chosen branch's keys", () => {

@@ -34,3 +34,4 @@ export * from "./dhcp/wire.ts";
 export * from "./dhcp/state-machine.ts";
 export * from "./dhcp/client.ts";
 export * from "./stack/direct-stack.ts";
+export * from "./stack/connect.ts";

@@ -3,13 +3,24 @@
  * `--accept-router-advertisements`, `--ipv4-only`, `--ipv6-only`, configure-time `--dhcp` and
  * `--net`), the network interface, and the stacks.
  *
- * The socket stack uses the host's sockets (node:net, node:dgram). The direct stack (our own
- * TCP/IP over a TAP interface) is declared but not configurable yet: adding it is replacing
- * `directStackv4v6` with an impl() over @mirage-ts/tcpip's connect function.
+ * The socket stack uses the host's sockets (node:net, node:dgram). The direct stack is
+ * @mirage-ts/tcpip over a TAP device (`--interface`), with the monotonic clock, time and random
+ * shared with the rest of the graph, and a packet capture in between that `--pcap=FILE` turns on
+ * at boot:
+ *
+ *   net (TAP, --interface) ─┐
+ *   pcap_file (--pcap) ─────┼─ pcap (Netif) ─┐
+ *   pclock ─────────────────┘                ├─ stackv4v6 (direct: --ipv4/--ipv4-gateway, or DHCP)
+ *   mclock, time, random ────────────────────┘
+ *
+ * `--dhcp=true` (configure) chooses the DHCP variant, which has no `--ipv4`/`--ipv4-gateway`
+ * keys, as in MirageOS 3.10. The direct stack is IPv4-only for now: see
+ * @mirage-ts/tcpip's stack/connect.ts for what the IPv6 keys do meanwhile.
  */
 import { Arg, Conv, Ipv4Prefix, key, type Key } from "@mirage-ts/runtime";
-import { impl, matchImpl, unavailable, type ChoiceDevice, type Device, type ImplDevice } from "../device.ts";
-import { UNIX_PACKAGE } from "./packages.ts";
+import { ifImpl, impl, matchImpl, type ChoiceDevice, type Device, type ImplDevice } from "../device.ts";
+import { defaultMonotonicClock, defaultPosixClock, defaultRandom, defaultTime } from "./basic.ts";
+import { TCPIP_PACKAGE, UNIX_PACKAGE } from "./packages.ts";
 
 const network = { section: "network" } as const;
 
@@ -75,15 +86,54 @@ export const acceptRouterAdvertisementsKey: Key<boolean> = key(
 export const ipv4OnlyKey: Key<boolean> = key("ipv4-only", Arg.bool({ default: false, doc: "Use IPv4 only.", ...network }));
 export const ipv6OnlyKey: Key<boolean> = key("ipv6-only", Arg.bool({ default: false, doc: "Use IPv6 only.", ...network }));
 
-/** The host network interface of the direct stack (a TAP device named by `--interface`). */
+export const pcapKey = key(
+  "pcap",
+  Arg.optional(Conv.string, {
+    doc: "Write every frame the direct stack sends and receives to FILE, in pcap format (for tshark, tcpdump, Wireshark).",
+    docv: "FILE",
+    stage: "boot",
+    ...network,
+  }),
+);
+
+/**
+ * The host network interface of the direct stack: a TAP device named by `--interface`, through
+ * the mirage_tap addon that `mirage build` copies beside the bundle. It reads the interface's MTU
+ * from /sys/class/net (allowed by the launcher) to size its buffers.
+ */
 export const defaultNetwork: ImplDevice = impl({
   type: "Netif",
   name: "net",
   impl: "tap",
   module: UNIX_PACKAGE,
-  connect: "connectTap",
+  connect: "connectTapNetif",
   keys: { name: interfaceKey },
+  readPaths: ["/sys/class/net"],
+  addons: [{ file: "mirage_tap.node", module: UNIX_PACKAGE, locate: "tapAddonBuildPath" }],
 });
+
+/** The file `--pcap=FILE` names (disabled when the key is absent). */
+export const pcapFile: ImplDevice = impl({
+  type: "PcapFile",
+  name: "pcap_file",
+  impl: "file",
+  module: UNIX_PACKAGE,
+  connect: "connectPcapFile",
+  keys: { path: pcapKey },
+  writePathKeys: [pcapKey],
+});
+
+/** `network`, its frames recorded into the `--pcap` file when one is given at boot. */
+export function pcapNetwork(network: Device): ImplDevice {
+  return impl({
+    type: "Netif",
+    name: "pcap",
+    impl: "pcap",
+    module: TCPIP_PACKAGE,
+    connect: "connectPcapNetif",
+    deps: { netif: network, sink: pcapFile, clock: defaultPosixClock },
+  });
+}
 
 /** A dual IPv4/IPv6 stack over the host's sockets. */
 export function socketStackv4v6(): ImplDevice {
@@ -104,15 +154,20 @@ export function socketStackv4v6(): ImplDevice {
   });
 }
 
-/** mirage-ts's own TCP/IP over `network`. */
-export function directStackv4v6(network: Device): Device {
-  return unavailable({
-    type: "StackV4V6",
-    impl: "direct",
-    reason: "the direct stack (--net=direct) needs @mirage-ts/tcpip, which is not built yet; use --net=socket",
-    keys: [directIpv4Key, ipv4GatewayKey, ipv6Key, ipv6GatewayKey, acceptRouterAdvertisementsKey, ipv4OnlyKey, ipv6OnlyKey, dhcpKey],
-    deps: { network },
-  });
+/** mirage-ts's own TCP/IP over `network`: static (`--ipv4`, `--ipv4-gateway`), or DHCP when configured with `--dhcp=true`. */
+export function directStackv4v6(network: Device, options: { dhcpKey?: Key<boolean> } = {}): ChoiceDevice {
+  const deps = { netif: pcapNetwork(network), clock: defaultMonotonicClock, time: defaultTime, random: defaultRandom };
+  const ipv6Keys = {
+    ipv6: ipv6Key,
+    ipv6Gateway: ipv6GatewayKey,
+    acceptRouterAdvertisements: acceptRouterAdvertisementsKey,
+    ipv4Only: ipv4OnlyKey,
+    ipv6Only: ipv6OnlyKey,
+  };
+  const common = { type: "StackV4V6", name: "stackv4v6", module: TCPIP_PACKAGE, connect: "connectDirectStackV4V6", deps };
+  const staticStack = impl({ ...common, impl: "direct", keys: { ipv4: directIpv4Key, ipv4Gateway: ipv4GatewayKey, ...ipv6Keys } });
+  const dhcpStack = impl({ ...common, impl: "direct-dhcp", keys: ipv6Keys, args: { dhcp: true } });
+  return ifImpl(options.dhcpKey ?? dhcpKey, dhcpStack, staticStack);
 }
 
 /** The socket or the direct stack, as the `--net` configure key says. */

@@ -21,6 +21,8 @@ export const unixTarget: Target = {
       hardening: plan.hardening,
       readPaths: plan.readPaths,
       writePaths: plan.writePaths,
+      writePathKeys: plan.writePathKeys,
+      addons: plan.addons.map((a) => a.file),
     });
     return [{ path: join("dist", plan.name), content, mode: 0o755 }];
   },
