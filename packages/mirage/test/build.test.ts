@@ -127,6 +127,16 @@ describe("the type-check", () => {
     assert.ok(!existsSync(join(dir, "dist", "hello.mjs")), "nothing is bundled");
   });
 
+  it("builds a start that takes no parameters at all", async () => {
+    const dir = scratchDir("hello");
+    writeFileSync(join(dir, "unikernel.ts"), `export async function start(): Promise<void> {\n  process.stdout.write("started with nothing\\n");\n}\n`);
+    await mirageOk(dir, ["configure"]);
+    await mirageOk(dir, ["build"]);
+    const r = spawnSync(join(dir, "dist", "hello"), [], { encoding: "utf8" });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, "started with nothing\n");
+  });
+
   it("fails a start whose keys do not match the keys' types", async () => {
     const dir = scratchDir("hello");
     const unikernel = join(dir, "unikernel.ts");

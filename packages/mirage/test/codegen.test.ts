@@ -39,7 +39,7 @@ describe("main.ts", () => {
   });
 
   it("imports each connect function once, boot, start and the keys", () => {
-    assert.ok(lines.includes(`import { boot } from "@mirage-ts/runtime";`));
+    assert.ok(lines.includes(`import { boot, type StartDevices } from "@mirage-ts/runtime";`));
     assert.ok(lines.includes(`import { connectSocketStack, connectCrunchKv, connectConsole } from "@mirage-ts/unix";`), code);
     assert.ok(lines.includes(`import { connectHttpServer } from "@mirage-ts/http";`));
     assert.ok(lines.includes(`import { start } from "./unikernel.ts";`));
@@ -60,7 +60,7 @@ describe("main.ts", () => {
   it("calls start with the typed record on one line, whose number it records for the build's hint", () => {
     const call = `  await start_job({ stack: stackv4v6_0, http: http_1, htdocs: htdocs_2, console: console_3 }, keys);`;
     assert.ok(lines.includes(call), code);
-    assert.ok(lines.includes(`  const start_job: (devices: Parameters<typeof start>[0], keys: Keys) => unknown = start;`));
+    assert.ok(lines.includes(`  const start_job: (devices: StartDevices<typeof start>, keys: Keys) => unknown = start;`));
     assert.deepEqual(
       plan.mainTs.startCalls.map((c) => lines[c.line - 1]!.trim().slice(0, 16)),
       ["const start_job:", "await start_job("],

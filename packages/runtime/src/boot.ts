@@ -41,6 +41,12 @@ export interface BootContext<K> {
   connect: <D extends Device>(label: string, make: () => Promise<D> | D) => Promise<D>;
 }
 
+/**
+ * The devices record a unikernel's `start` takes: its first parameter, or `unknown` for a
+ * `start()` that takes none (a function with fewer parameters fits where more are passed).
+ */
+export type StartDevices<F> = F extends (devices: infer D, ...rest: never[]) => unknown ? D : never;
+
 export type BootBody<K> = (ctx: BootContext<K>) => Promise<void>;
 
 export type StopSignal = "SIGINT" | "SIGTERM";

@@ -84,7 +84,7 @@ export function generateMainTs(options: { name: string; target: string; graph: R
   });
 
   const lines: string[] = [headerComment("configure", name).trimEnd()];
-  lines.push(`import { boot } from "@mirage-ts/runtime";`);
+  lines.push(`import { boot, type StartDevices } from "@mirage-ts/runtime";`);
   for (const [module, names] of imports) {
     const list = [...names].map(([exported, local]) => (exported === local ? exported : `${exported} as ${local}`));
     lines.push(`import { ${list.join(", ")} } from ${JSON.stringify(module)};`);
@@ -97,7 +97,7 @@ export function generateMainTs(options: { name: string; target: string; graph: R
   const startCalls: StartCall[] = [];
   for (const job of jobs) {
     lines.push(`  // config.ts gives ${job.file} ${job.gives} and the keys of ${options.keysModule}:`);
-    lines.push(`  const ${job.alias}: (devices: Parameters<typeof ${job.imported}>[0], keys: Keys) => unknown = ${job.imported};`);
+    lines.push(`  const ${job.alias}: (devices: StartDevices<typeof ${job.imported}>, keys: Keys) => unknown = ${job.imported};`);
     startCalls.push({ line: lines.length, file: job.file, gives: job.gives });
   }
   if (jobs.length === 1) {
