@@ -1,19 +1,5 @@
 /** "Did you mean ...?" suggestions for misspelt names (keys, DSL exports, targets). */
-
-/** Damerau-Levenshtein (optimal string alignment) distance. */
-export function editDistance(a: string, b: string): number {
-  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
-  for (let j = 1; j <= b.length; j++) d[0]![j] = j;
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      let v = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, d[i - 2]![j - 2]! + 1);
-      d[i]![j] = v;
-    }
-  }
-  return d[a.length]![b.length]!;
-}
+import { editDistance } from "@mirage-ts/runtime/keys-name";
 
 /** The candidates close enough to `name` to be what was meant, best first. */
 export function suggestions(name: string, candidates: Iterable<string>): string[] {
