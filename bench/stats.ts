@@ -16,15 +16,30 @@ export function seconds(): number {
   return Number(process.hrtime.bigint()) / 1e9;
 }
 
-/** The average round trip of `ping -q` output, in microseconds. */
-export function pingAverageMicros(output: string): number {
-  const m = /rtt min\/avg\/max\/mdev = [\d.]+\/([\d.]+)\//.exec(output);
-  if (!m) throw new Error(`ping printed no round-trip summary:\n${output}`);
-  return Number(m[1]) * 1000;
+/** The round trip of every reply in `ping` output (run without -q), in microseconds. */
+export function pingRoundTripsMicros(output: string): number[] {
+  return [...output.matchAll(/ time=([\d.]+) ms/g)].map((m) => Number(m[1]) * 1000);
 }
 
 /** The loss percentage of `ping` output. */
 export function pingLossPercent(output: string): number {
   const m = /([\d.]+)% packet loss/.exec(output);
   return m ? Number(m[1]) : 100;
+}
+
+/** What one run of the kernel's `ping` measured. */
+export interface PingRun {
+  /** Each reply's round trip, in microseconds. */
+  micros: number[];
+  lossPercent: number;
+}
+
+/** Parses `ping` output (without -q): per-reply round trips and the loss. */
+export function pingRun(output: string): PingRun {
+  return { micros: pingRoundTripsMicros(output), lossPercent: pingLossPercent(output) };
+}
+
+/** The arguments of the kernel's `ping` for `count` echo requests every `interval` seconds. */
+export function pingArgs(address: string, count: number, interval: string): string[] {
+  return ["-n", "-c", String(count), "-i", interval, "-W", "1", address];
 }
