@@ -17,6 +17,7 @@ import type { Icmpv4Engine } from "../icmpv4/engine.ts";
 import { IPV4_MAX_PAYLOAD_LEN, IPV4_TX_PAYLOAD_OFFSET, type Ipv4Engine, type Ipv4Rx } from "../ipv4/engine.ts";
 import { IpProtocol } from "../ipv4/wire.ts";
 import { silentLog } from "../logs.ts";
+import { SlabAllocator } from "../slab.ts";
 import { UDP_HEADER_LEN } from "./wire.ts";
 
 export const EPHEMERAL_PORT_MIN = 49152;
@@ -60,10 +61,13 @@ interface Listener {
 
 const DONE: Promise<void> = Promise.resolve();
 
-function checkPort(port: number, what: string, allowZero: boolean): void {
-  if (!Number.isInteger(port) || port < (allowZero ? 0 : 1) || port > 65535) {
-    throw new RangeError(`${what}: port ${port} is not an integer from ${allowZero ? 0 : 1} to 65535`);
-  }
+function portError(port: number, what: string): RangeError {
+  return new RangeError(`${what}: port ${port} is not an integer from 1 to 65535`);
+}
+
+/** Checked per datagram sent: the message is only built when the port is wrong. */
+function validPort(port: number): boolean {
+  return Number.isInteger(port) && port >= 1 && port <= 65535;
 }
 
 export function createUdp(options: UdpOptions): UdpEngine {
@@ -71,6 +75,7 @@ export function createUdp(options: UdpOptions): UdpEngine {
   const log = options.log ?? silentLog;
   const tx = ipv4.txBuffer;
   const listeners = new Map<number, Listener>();
+  const payloads = new SlabAllocator();
   const stats: UdpStats = { rxDatagrams: 0, rxTruncated: 0, rxBadLength: 0, rxBadChecksum: 0, rxNoListener: 0, rxDelivered: 0, handlerErrors: 0, txDatagrams: 0 };
 
   const receive = (rx: Ipv4Rx): void => {
@@ -107,7 +112,7 @@ export function createUdp(options: UdpOptions): UdpEngine {
       srcPort: get16(buffer, off),
       dst: Ipv4Address.ofInt(rx.dst),
       dstPort,
-      data: rx.owned ? buffer.subarray(start, off + length) : buffer.slice(start, off + length),
+      data: rx.owned ? buffer.subarray(start, off + length) : payloads.copy(buffer, start, off + length),
     };
     try {
       const running = listener.handler(datagram);
@@ -120,13 +125,13 @@ export function createUdp(options: UdpOptions): UdpEngine {
   /** Builds and sends; throws what `send` rejects with. */
   const sendNow = (o: UdpSendOptions): void => {
     if (o.dst.family !== 4) throw new Error(`UDP send to ${o.dst}: IPv6 is not implemented on the direct stack yet`);
-    checkPort(o.dstPort, `UDP send to ${o.dst}`, false);
+    if (!validPort(o.dstPort)) throw portError(o.dstPort, `UDP send to ${o.dst}`);
     const data = o.data;
     if (data.length > UDP_MAX_PAYLOAD_LEN) throw new RangeError(`UDP send to ${o.dst}: ${data.length} bytes exceed the ${UDP_MAX_PAYLOAD_LEN} a datagram holds`);
     let srcPort: number;
     if (o.srcPort === undefined || o.srcPort === 0) srcPort = EPHEMERAL_PORT_MIN + (random.uint32() % (EPHEMERAL_PORT_MAX - EPHEMERAL_PORT_MIN + 1));
     else {
-      checkPort(o.srcPort, "UDP send", false);
+      if (!validPort(o.srcPort)) throw portError(o.srcPort, "UDP send");
       srcPort = o.srcPort;
     }
     const ttl = o.ttl ?? 64;
@@ -152,7 +157,7 @@ export function createUdp(options: UdpOptions): UdpEngine {
 
   return {
     listen(port, handler): void {
-      checkPort(port, "UDP listen", false);
+      if (!validPort(port)) throw portError(port, "UDP listen");
       if (listeners.has(port)) throw new Error(`UDP port ${port} is already listened on by this stack`);
       const failed = (e: unknown): void => {
         stats.handlerErrors++;
