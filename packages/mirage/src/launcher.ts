@@ -108,7 +108,7 @@ export function generateLauncher(options: LauncherOptions): string {
   if (options.hardening) {
     const flags = [
       "--disallow-code-generation-from-strings",
-      "--experimental-permission",
+      '"$PERMISSION_FLAG"',
       `"--allow-fs-read=$DIR/${name}.mjs"`,
       `"--allow-fs-read=$DIR/${name}.mjs.map"`,
       ...[...new Set(options.readPaths.flatMap(withRealPath))].map((p) => shQuote(`--allow-fs-read=${p}`)),
@@ -117,6 +117,11 @@ export function generateLauncher(options: LauncherOptions): string {
       "--disable-warning=ExperimentalWarning",
       ...(addons.length > 0 ? ["--disable-warning=SecurityWarning"] : []),
     ];
+    // Node 20 and 21 call the permission model --experimental-permission; later Node releases
+    // made it --permission and then dropped the old name.
+    lines.push(
+      `case $("\${MIRAGE_NODE:-node}" --version) in v20.*|v21.*) PERMISSION_FLAG=--experimental-permission ;; *) PERMISSION_FLAG=--permission ;; esac`,
+    );
     lines.push(`set -- ${flags.join(" ")} "$@"`);
     for (const k of writeKeys) {
       const v = writeVariable(k);

@@ -153,7 +153,7 @@ describe("tsconfig.json", () => {
 
 describe("the launcher", () => {
   /** A launcher in dist/ of a scratch directory, run with a fake node that prints its arguments. */
-  function launch(options: Partial<Parameters<typeof generateLauncher>[0]>, args: string[]) {
+  function launch(options: Partial<Parameters<typeof generateLauncher>[0]>, args: string[], nodeVersion = "v20.20.2") {
     const dir = scratchDir();
     mkdirSync(join(dir, "dist"));
     const launcher = join(dir, "dist", "svc");
@@ -174,7 +174,7 @@ describe("the launcher", () => {
     );
     chmodSync(launcher, 0o755);
     const fakeNode = join(dir, "fake-node");
-    writeFileSync(fakeNode, `#!/bin/sh\nfor a in "$@"; do printf '%s\\n' "$a"; done\n`);
+    writeFileSync(fakeNode, `#!/bin/sh\nif [ "$1" = --version ]; then echo ${nodeVersion}; exit 0; fi\nfor a in "$@"; do printf '%s\\n' "$a"; done\n`);
     chmodSync(fakeNode, 0o755);
     const r = spawnSync(launcher, args, { env: { ...process.env, MIRAGE_NODE: fakeNode }, encoding: "utf8" });
     return { dir, status: r.status, args: r.stdout.split("\n").slice(0, -1), stderr: r.stderr };
@@ -193,6 +193,14 @@ describe("the launcher", () => {
       "--port=1",
       "a b",
     ]);
+  });
+
+  it("names the permission model as the Node it starts calls it", () => {
+    for (const [version, flag] of [["v20.20.2", "--experimental-permission"], ["v21.7.3", "--experimental-permission"], ["v22.12.0", "--permission"], ["v24.1.0", "--permission"]]) {
+      const r = launch({}, [], version);
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.args[1], flag, version);
+    }
   });
 
   it("allows the declared read and write paths, quoted", () => {
@@ -275,9 +283,10 @@ describe("--hardening", () => {
     const launcherOf = (p: typeof on) => p.target.artifactFiles(p).find((f) => f.path === "dist/static-website")!.content;
     assert.equal(on.hardening, true);
     assert.match(launcherOf(on), /--experimental-permission/);
+    assert.match(launcherOf(on), /PERMISSION_FLAG=--permission/);
     const off = websitePlan(["--kv-ro=direct", "--hardening=false"]);
     assert.equal(off.hardening, false);
-    assert.doesNotMatch(launcherOf(off), /--experimental-permission|--allow-fs-read|--disallow-code-generation/);
+    assert.doesNotMatch(launcherOf(off), /permission|--allow-fs-read|--disallow-code-generation/i);
   });
 });
 
