@@ -14,14 +14,23 @@ export interface DeadlineTimer {
   stop(): void;
 }
 
-export function createDeadlineTimer(clock: MonotonicClock, time: Time, fire: () => void): DeadlineTimer {
+/**
+ * `onError` receives what `fire` throws: a bug in the engine, which must not escape into the
+ * event loop and stop the unikernel (the per-frame path catches the same way).
+ */
+export function createDeadlineTimer(clock: MonotonicClock, time: Time, fire: () => void, onError: (error: unknown) => void): DeadlineTimer {
   let timer: Timer | undefined;
   let at: number | undefined;
   let stopped = false;
   const onTimer = (): void => {
     timer = undefined;
     at = undefined;
-    if (!stopped) fire();
+    if (stopped) return;
+    try {
+      fire();
+    } catch (e) {
+      onError(e);
+    }
   };
   return {
     arm(next: number | undefined): void {

@@ -47,3 +47,8 @@ export const silentLog: Log = {
   enabled: () => false,
   level: () => "quiet",
 };
+
+/** Logs an exception the stack caught on a path that must not die (a bug, reported with its stack). */
+export function logBug(log: Log, where: string): (error: unknown) => void {
+  return (error) => log.err(`${where} made the stack throw (a bug): ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+}

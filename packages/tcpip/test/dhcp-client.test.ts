@@ -250,6 +250,22 @@ test("an infinite lease is never renewed; default T1/T2 are 0.5 and 0.875 of the
   assert.equal(dhcpNextDeadline(finite), 500_000, "the lease runs from the REQUEST (sent at 0), not from the ACK (at 1000)");
 });
 
+test("a lease of 0 s is taken as the 20 s minimum, and a NAK without a server identifier is ignored", () => {
+  const mac = MacAddress.of("02:00:00:00:00:ab");
+  const base = { op: "reply" as const, xid: 7, secs: 0, broadcast: false, ciaddr: Ipv4Address.any, yiaddr: ip("10.0.0.6"), siaddr: Ipv4Address.any, giaddr: Ipv4Address.any, chaddr: mac };
+  let s = dhcpStep(createDhcpState({ mac }), 0, { type: "start", entropy: 7 }).state;
+  s = dhcpStep(s, 0, { type: "received", message: { ...base, options: { messageType: "offer", serverId: ip("10.0.0.1") } }, entropy: 1 }).state;
+  assert.equal(s.name, "requesting");
+  const anonymousNak = dhcpStep(s, 10, { type: "received", message: { ...base, yiaddr: Ipv4Address.any, options: { messageType: "nak" } }, entropy: 2 });
+  assert.equal(anonymousNak.state.name, "requesting", "a NAK that names no server cannot be attributed");
+  assert.deepEqual(anonymousNak.actions, []);
+  const bound = dhcpStep(s, 10, { type: "received", message: { ...base, options: { messageType: "ack", serverId: ip("10.0.0.1"), leaseTime: 0 } }, entropy: 3 }).state;
+  assert.equal(bound.name, "bound");
+  assert.equal(bound.lease!.leaseSeconds, 20);
+  assert.equal(bound.lease!.renewalSeconds, 10);
+  assert.equal(dhcpNextDeadline(bound), 10_000, "renewal is not due at once");
+});
+
 test("disconnect stops every timer of a DHCP stack and rejects lease waiters", async () => {
   const { vt, server, client } = network();
   server.offer = false;

@@ -62,7 +62,7 @@ test("token bucket: burst, then the rate, never above the burst", () => {
 test("deadline timer: re-arming the same deadline schedules nothing new; stop disarms for good", async () => {
   const vt = createVirtualTime();
   const fired: number[] = [];
-  const timer = createDeadlineTimer(vt.clock, vt.time, () => fired.push(vt.now()));
+  const timer = createDeadlineTimer(vt.clock, vt.time, () => fired.push(vt.now()), (e) => assert.fail(String(e)));
   timer.arm(100);
   timer.arm(100);
   assert.equal(vt.pending(), 1);
@@ -77,6 +77,23 @@ test("deadline timer: re-arming the same deadline schedules nothing new; stop di
   await vt.advance(1000);
   assert.deepEqual(fired, [50]);
   assert.equal(vt.pending(), 0);
+});
+
+test("deadline timer: what the fired step throws goes to onError and the timer still works", async () => {
+  const vt = createVirtualTime();
+  const errors: unknown[] = [];
+  let calls = 0;
+  const timer = createDeadlineTimer(vt.clock, vt.time, () => {
+    calls++;
+    if (calls === 1) throw new Error("engine bug");
+  }, (e) => errors.push(e));
+  timer.arm(10);
+  await vt.advance(20);
+  assert.equal(errors.length, 1);
+  assert.match(String(errors[0]), /engine bug/);
+  timer.arm(30);
+  await vt.advance(20);
+  assert.equal(calls, 2, "a later deadline still fires");
 });
 
 test("Ethernet engine: a joined multicast group is delivered, and not after leaving it", async () => {

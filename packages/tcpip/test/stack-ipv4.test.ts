@@ -3,6 +3,7 @@
  * and without fragmentation, UDP echo, ICMP errors, broadcast, routing via a gateway, loopback.
  */
 import assert from "node:assert/strict";
+import { seededRandom } from "../src/prng.ts";
 import { test } from "node:test";
 import { type Datagram, FlowError, Ipv4Address } from "@mirage-ts/runtime";
 import { createPrng } from "../src/prng.ts";
@@ -149,6 +150,27 @@ test("without srcPort, each datagram leaves from a random ephemeral port in 4915
   assert.equal(ports.length, 50);
   for (const p of ports) assert.ok(p >= EPHEMERAL_PORT_MIN && p <= 65535, `port ${p}`);
   assert.ok(new Set(ports).size > 40, "ports vary");
+});
+
+test("an ephemeral source port is never one a listener holds", async () => {
+  const { vt, stack } = lan();
+  let draws: number[] = [];
+  const base = seededRandom(5);
+  const random = { ...base, uint32: () => draws.shift() ?? base.uint32() };
+  const a = stack("10.0.0.1/24", { random });
+  const b = stack("10.0.0.2/24");
+  a.udp.listen(EPHEMERAL_PORT_MIN, () => {});
+  a.udp.listen(EPHEMERAL_PORT_MIN + 1, () => {});
+  const ports: number[] = [];
+  b.udp.listen(9, (d) => void ports.push(d.srcPort));
+  // The first draws land on ports the sender listens on; the third is free.
+  draws = [0, 1, 2];
+  await a.udp.send({ dst: ip("10.0.0.2"), dstPort: 9, data: Uint8Array.of(1) });
+  assert.deepEqual(draws, [], "three draws were made");
+  await a.udp.send({ dst: ip("10.0.0.2"), dstPort: 9, data: Uint8Array.of(2) });
+  await vt.advance(10);
+  assert.deepEqual(ports, [EPHEMERAL_PORT_MIN + 2, ports[1]]);
+  assert.ok(ports[1]! >= EPHEMERAL_PORT_MIN + 2, `port ${ports[1]}`);
 });
 
 test("UDP to a closed port draws an ICMP port unreachable quoting the datagram; unlisten closes a port", async () => {
@@ -337,11 +359,14 @@ test("datagrams for other hosts and from martian sources are dropped", async () 
   host.sendIpv4(b.netif.mac, { src: ip("10.0.0.9"), dst: ip("10.0.0.3"), protocol: 17, payload });
   host.sendIpv4(b.netif.mac, { src: ip("224.0.0.1"), dst: ip("10.0.0.2"), protocol: 17, payload });
   host.sendIpv4(b.netif.mac, { src: ip("10.0.0.255"), dst: ip("10.0.0.2"), protocol: 17, payload });
+  host.sendIpv4(b.netif.mac, { src: ip("127.0.0.1"), dst: ip("10.0.0.2"), protocol: 17, payload });
+  host.sendIpv4(b.netif.mac, { src: ip("0.1.2.3"), dst: ip("10.0.0.2"), protocol: 17, payload });
+  host.sendIpv4(b.netif.mac, { src: ip("10.0.0.2"), dst: ip("10.0.0.2"), protocol: 17, payload });
   host.sendIpv4(b.netif.mac, { src: ip("10.0.0.9"), dst: ip("10.0.0.2"), protocol: 17, payload });
   await vt.advance(10);
   assert.deepEqual(got, ["10.0.0.9"]);
   assert.equal(b.stats().ipv4.rxNotForUs, 1);
-  assert.equal(b.stats().ipv4.rxMartian, 2);
+  assert.equal(b.stats().ipv4.rxMartian, 5);
 });
 
 test("an unknown IP protocol draws a protocol unreachable", async () => {

@@ -11,7 +11,7 @@ import { FlowError, Ipv4Address, type Log, type MacAddress, type MonotonicClock,
 import { createDeadlineTimer } from "../deadline-timer.ts";
 import type { EthernetEngine } from "../ethernet/engine.ts";
 import { ETHERNET_HEADER_LEN, EtherType } from "../ethernet/wire.ts";
-import { silentLog } from "../logs.ts";
+import { logBug, silentLog } from "../logs.ts";
 import {
   type ArpAction,
   type ArpConfig,
@@ -97,7 +97,7 @@ export function createArp<P>(options: ArpOptions): ArpEngine<P> {
   const waiters = new Map<number, Waiter[]>();
   const scratch = new Uint8Array(ETHERNET_HEADER_LEN + ARP_PACKET_LEN);
   const stats: ArpStats = { received: 0, malformed: 0, requestsSent: 0, repliesSent: 0, resolved: 0, unreachable: 0, queueDrops: 0, conflicts: 0 };
-  const timer = createDeadlineTimer(clock, time, () => step({ type: "tick" }));
+  const timer = createDeadlineTimer(clock, time, () => step({ type: "tick" }), logBug(log, "an ARP timer"));
 
   const settle = (ip: Ipv4Address, outcome: MacAddress | Error): void => {
     const list = waiters.get(ip.value);

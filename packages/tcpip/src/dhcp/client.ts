@@ -10,7 +10,7 @@
 import { type Datagram, Ipv4Address, type Log, type MonotonicClock, type Random, type Time, type Udp } from "@mirage-ts/runtime";
 import { createDeadlineTimer } from "../deadline-timer.ts";
 import type { Ipv4Engine } from "../ipv4/engine.ts";
-import { silentLog } from "../logs.ts";
+import { logBug, silentLog } from "../logs.ts";
 import {
   type DhcpAction,
   type DhcpClientConfig,
@@ -81,7 +81,7 @@ export function createDhcpClient(options: DhcpClientOptions): DhcpClient {
   const listeners = new Set<(lease: DhcpLease | undefined) => void>();
   const waiters = new Set<{ resolve(lease: DhcpLease): void; reject(error: Error): void }>();
   const stats: DhcpClientStats = { sent: 0, received: 0, malformed: 0, leases: 0, renewals: 0, naks: 0, expiries: 0 };
-  const timer = createDeadlineTimer(clock, time, () => step({ type: "tick", entropy: random.uint32() }));
+  const timer = createDeadlineTimer(clock, time, () => step({ type: "tick", entropy: random.uint32() }), logBug(log, "a DHCP timer"));
   let stopped = false;
 
   const notify = (lease: DhcpLease | undefined): void => {

@@ -195,6 +195,9 @@ function message(state: DhcpState, now: number, type: DhcpMessageType, fields: {
   };
 }
 
+/** The shortest lease the client accepts as given; shorter ones are taken as this long. */
+export const MIN_LEASE_SECONDS = 20;
+
 /** The classful prefix length (RFC 950's defaults) when a server sends no subnet mask. */
 function classfulLength(address: Ipv4Address): number {
   const top = address.value >>> 24;
@@ -205,7 +208,9 @@ function leaseOf(ack: DhcpMessage, server: Ipv4Address, obtainedAt: number): Dhc
   const o = ack.options;
   if (o.leaseTime === undefined || ack.yiaddr.isUnspecified()) return undefined;
   const infinite = o.leaseTime === 0xffffffff;
-  const leaseSeconds = infinite ? Number.POSITIVE_INFINITY : o.leaseTime;
+  // A lease of a few seconds (or 0, from a broken or rogue server) would make renewal, rebinding
+  // and expiry fall due at once and the client storm the link: like dhcpcd, take at least 20 s.
+  const leaseSeconds = infinite ? Number.POSITIVE_INFINITY : Math.max(o.leaseTime, MIN_LEASE_SECONDS);
   // T1 <= T2 <= lease, defaults 0.5 and 0.875 of the lease (§4.4.5).
   let rebindingSeconds = infinite ? leaseSeconds : Math.min(o.rebindingTime ?? leaseSeconds * 0.875, leaseSeconds);
   let renewalSeconds = infinite ? leaseSeconds : Math.min(o.renewalTime ?? leaseSeconds * 0.5, rebindingSeconds);
@@ -361,6 +366,8 @@ function received(state: DhcpState, now: number, msg: DhcpMessage, entropy: numb
       const expected = state.name === "requesting" ? state.offer!.server : state.name === "renewing" ? state.lease!.server : undefined;
       if (expected !== undefined && server !== undefined && !server.equals(expected)) return none;
       if (type === "nak") {
+        // RFC 2131 §4.3.2: a NAK carries the server identifier; one without cannot be attributed.
+        if (server === undefined) return none;
         const actions: DhcpAction[] = state.lease !== undefined ? [{ type: "unbound", lease: state.lease, reason: "nak" }] : [];
         return restart({ ...state, lease: undefined, naks: state.naks + 1 }, now, entropy, actions);
       }

@@ -33,7 +33,7 @@ import { checksumValid, internetChecksum } from "../checksum.ts";
 import { createDeadlineTimer } from "../deadline-timer.ts";
 import type { EthernetEngine } from "../ethernet/engine.ts";
 import { ETHERNET_HEADER_LEN, EtherType } from "../ethernet/wire.ts";
-import { silentLog } from "../logs.ts";
+import { logBug, silentLog } from "../logs.ts";
 import {
   type ReassemblyAction,
   type ReassemblyConfig,
@@ -126,7 +126,10 @@ export interface Ipv4Stats {
   rxBadLength: number;
   rxBadChecksum: number;
   rxNotForUs: number;
-  /** A broadcast or multicast source, or our own address coming back from the wire. */
+  /**
+   * A source no host may have on the wire (RFC 1122 §3.2.1.3): broadcast, multicast, 0.0.0.0/8
+   * other than 0.0.0.0 itself (a DHCP client's), 127.0.0.0/8, or our own address coming back.
+   */
   rxMartian: number;
   rxFragments: number;
   rxReassembled: number;
@@ -142,6 +145,8 @@ export interface Ipv4Stats {
   txUnresolved: number;
   txDropped: number;
   txLoopback: number;
+  /** Datagrams to our own address whose delivery threw (a bug, logged). */
+  rxLoopbackErrors: number;
 }
 
 export interface Ipv4Engine {
@@ -187,6 +192,7 @@ const OFFSET_MASK = 0x1fff;
 export function createIpv4(options: Ipv4Options): Ipv4Engine {
   const { ethernet, arp, clock, time } = options;
   const log = options.log ?? silentLog;
+  const loopbackBug = logBug(log, "a datagram to our own address");
   let address: Ipv4Prefix | undefined = options.config.address;
   let gateway: Ipv4Address | undefined = options.config.gateway;
   // Hot-path copies of the configuration as integers (-1: none).
@@ -204,7 +210,7 @@ export function createIpv4(options: Ipv4Options): Ipv4Engine {
   const savedHeader = new Uint8Array(IPV4_HEADER_LEN);
   let identification = options.random !== undefined ? options.random.uint32() & 0xffff : 0;
   let reassembly: ReassemblyState = createReassemblyState(options.reassembly);
-  const reassemblyTimer = createDeadlineTimer(clock, time, () => reassemble({ type: "tick" }));
+  const reassemblyTimer = createDeadlineTimer(clock, time, () => reassemble({ type: "tick" }), logBug(log, "the reassembly timer"));
   let icmp: Ipv4Handler | undefined;
   let udp: Ipv4Handler | undefined;
   let tcp: Ipv4Handler | undefined;
@@ -215,7 +221,7 @@ export function createIpv4(options: Ipv4Options): Ipv4Engine {
   let loopbackTimer: Timer | undefined;
   const stats: Ipv4Stats = {
     rxPackets: 0, rxTruncated: 0, rxBadVersion: 0, rxBadHeaderLength: 0, rxBadLength: 0, rxBadChecksum: 0,
-    rxNotForUs: 0, rxMartian: 0, rxFragments: 0, rxReassembled: 0, rxReassemblyDrops: 0, rxReassemblyTimeouts: 0,
+    rxNotForUs: 0, rxLoopbackErrors: 0, rxMartian: 0, rxFragments: 0, rxReassembled: 0, rxReassemblyDrops: 0, rxReassemblyTimeouts: 0,
     rxUnknownProtocol: 0, rxDelivered: 0, txPackets: 0, txFragments: 0, txQueued: 0, txNoRoute: 0,
     txUnresolved: 0, txDropped: 0, txLoopback: 0,
   };
@@ -327,7 +333,13 @@ export function createIpv4(options: Ipv4Options): Ipv4Engine {
       stats.rxNotForUs++;
       return;
     }
-    if (src === 0xffffffff || src >>> 28 === 0xe || src === directedBroadcast || (src === ourAddress && !owned)) {
+    const srcNet = src >>> 24;
+    if (
+      src === 0xffffffff ||
+      src >>> 28 === 0xe ||
+      src === directedBroadcast ||
+      (!owned && (src === ourAddress || srcNet === 127 || (srcNet === 0 && src !== 0)))
+    ) {
       stats.rxMartian++;
       return;
     }
@@ -376,7 +388,15 @@ export function createIpv4(options: Ipv4Options): Ipv4Engine {
     loopbackTimer = undefined;
     const queue = loopback;
     loopback = [];
-    for (const packet of queue) if (running) receive(packet, 0, packet.length, true);
+    for (const packet of queue) {
+      if (!running) break;
+      try {
+        receive(packet, 0, packet.length, true);
+      } catch (e) {
+        stats.rxLoopbackErrors++;
+        loopbackBug(e);
+      }
+    }
   };
 
   // ---- send

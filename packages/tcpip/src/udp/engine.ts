@@ -122,6 +122,20 @@ export function createUdp(options: UdpOptions): UdpEngine {
     }
   };
 
+  /**
+   * A random port of the ephemeral range that no listener holds, so that replies to it cannot
+   * reach a listener's handler (a few draws; the range has 16,384 ports).
+   */
+  const ephemeralPort = (): number => {
+    let port = 0;
+    for (let tries = 0; tries < 16; tries++) {
+      port = EPHEMERAL_PORT_MIN + (random.uint32() % (EPHEMERAL_PORT_MAX - EPHEMERAL_PORT_MIN + 1));
+      if (!listeners.has(port)) return port;
+    }
+    for (port = EPHEMERAL_PORT_MIN; port <= EPHEMERAL_PORT_MAX; port++) if (!listeners.has(port)) return port;
+    throw new Error("UDP send: every ephemeral port is listened on");
+  };
+
   /** Builds and sends; throws what `send` rejects with. */
   const sendNow = (o: UdpSendOptions): void => {
     if (o.dst.family !== 4) throw new Error(`UDP send to ${o.dst}: IPv6 is not implemented on the direct stack yet`);
@@ -129,7 +143,7 @@ export function createUdp(options: UdpOptions): UdpEngine {
     const data = o.data;
     if (data.length > UDP_MAX_PAYLOAD_LEN) throw new RangeError(`UDP send to ${o.dst}: ${data.length} bytes exceed the ${UDP_MAX_PAYLOAD_LEN} a datagram holds`);
     let srcPort: number;
-    if (o.srcPort === undefined || o.srcPort === 0) srcPort = EPHEMERAL_PORT_MIN + (random.uint32() % (EPHEMERAL_PORT_MAX - EPHEMERAL_PORT_MIN + 1));
+    if (o.srcPort === undefined || o.srcPort === 0) srcPort = ephemeralPort();
     else {
       if (!validPort(o.srcPort)) throw portError(o.srcPort, "UDP send");
       srcPort = o.srcPort;
