@@ -7,6 +7,8 @@ import { ROUTE_BROADCAST, ROUTE_LOCAL, ROUTE_MULTICAST, ROUTE_NO_ADDRESS, ROUTE_
 import { TokenBucket } from "../src/token-bucket.ts";
 import { createDeadlineTimer } from "../src/deadline-timer.ts";
 import { createEthernet } from "../src/ethernet/engine.ts";
+import { createArp } from "../src/arp/engine.ts";
+import { createIpv4 } from "../src/ipv4/engine.ts";
 import { EtherType, emitEthernet } from "../src/ethernet/wire.ts";
 import { createSwitch } from "../src/link/switch.ts";
 import { withFaults } from "../src/link/faults.ts";
@@ -170,4 +172,22 @@ test("a stopped stack ignores frames (its netif is not disconnected: the runtime
   assert.equal(b.stats().ipv4.rxPackets, 0);
   assert.ok(b.netif.write(new Uint8Array(60)), "the netif still works");
   assert.equal(EtherType.ipv4, 0x0800);
+});
+
+test("IPv4 engine: datagrams waiting for ARP are capped in bytes, and the bytes come back when resolution fails", async () => {
+  const vt = createVirtualTime();
+  const sw = createSwitch({ time: vt.time });
+  const ethernet = createEthernet({ netif: sw.connect() });
+  const arp = createArp<Uint8Array>({ ethernet, clock: vt.clock, time: vt.time, addresses: [ip("10.0.0.1")], config: { queueLimit: 64, maxPending: 256 } });
+  const ipv4 = createIpv4({ ethernet, arp, clock: vt.clock, time: vt.time, config: { address: Ipv4Prefix.of("10.0.0.1/24") }, arpQueueMaxBytes: 10_000 });
+  ethernet.start();
+  arp.start();
+  ipv4.start();
+  const sendTo = (host: number) => ipv4.send(ip(`10.0.0.${host}`).value, ip("10.0.0.1").value, 17, 3000 - 20);
+  // 3000-byte datagrams to hosts that never answer: three fit in 10,000 bytes, the fourth does not.
+  assert.deepEqual([sendTo(7), sendTo(8), sendTo(9), sendTo(10)], ["queued", "queued", "queued", "dropped"]);
+  assert.equal(ipv4.stats().txUnresolved, 1);
+  await vt.advance(10_000); // every ARP attempt runs out
+  assert.equal(ipv4.stats().txUnresolved, 4, "the queued three are dropped as unresolved");
+  assert.equal(sendTo(11), "queued", "their bytes were given back");
 });

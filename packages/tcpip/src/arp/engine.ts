@@ -29,6 +29,8 @@ export interface ArpQueueHandler<P> {
   resolved(ip: Ipv4Address, mac: MacAddress, packets: readonly P[]): void;
   /** Resolution of `ip` failed: the queued `packets` are dropped. */
   unreachable(ip: Ipv4Address, packets: readonly P[]): void;
+  /** `packets` left the queue unsent (it was full, or too many addresses were resolving). */
+  dropped(ip: Ipv4Address, packets: readonly P[]): void;
 }
 
 export interface ArpStats {
@@ -127,6 +129,7 @@ export function createArp<P>(options: ArpOptions): ArpEngine<P> {
         break;
       case "dropped":
         stats.queueDrops += action.packets.length;
+        if (action.packets.length > 0) handler?.dropped(action.ip, action.packets);
         log.debug(() => `${action.packets.length} packet(s) for ${action.ip} dropped while resolving (${action.reason})`);
         break;
       case "conflict":

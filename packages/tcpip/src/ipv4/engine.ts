@@ -182,8 +182,13 @@ export interface Ipv4Options {
   /** Seeds the identification counter (RFC 6864 asks only for uniqueness; a random start hides uptime). */
   random?: Random;
   reassembly?: Partial<ReassemblyConfig>;
+  /** Bytes of datagrams held while their next hop resolves; default ARP_QUEUE_MAX_BYTES. */
+  arpQueueMaxBytes?: number;
   log?: Log;
 }
+
+/** 4 MiB: sixty-four 64 KiB datagrams, or thousands of ordinary ones. */
+export const ARP_QUEUE_MAX_BYTES = 4 * 1024 * 1024;
 
 const FLAG_DF = 0x4000;
 const FLAG_MF = 0x2000;
@@ -443,14 +448,31 @@ export function createIpv4(options: Ipv4Options): Ipv4Engine {
     return true;
   };
 
+  /**
+   * Bytes of datagrams waiting for ARP. The ARP machine bounds packets per address and addresses
+   * at once, but datagrams of up to 64 KiB times those bounds would still be a gigabyte that
+   * spoofed on-link senders could make us hold; this caps the bytes themselves.
+   */
+  let arpQueuedBytes = 0;
+  const arpQueueMaxBytes = options.arpQueueMaxBytes ?? ARP_QUEUE_MAX_BYTES;
+  const unqueue = (packets: readonly Uint8Array[]): void => {
+    for (const packet of packets) arpQueuedBytes -= packet.length;
+  };
+
   arp.setQueueHandler({
     resolved(_ip, mac, packets): void {
+      unqueue(packets);
       for (const packet of packets) {
         txBuffer.set(packet, ETHERNET_HEADER_LEN);
         transmit(mac, packet.length);
       }
     },
     unreachable(_ip, packets): void {
+      unqueue(packets);
+      stats.txUnresolved += packets.length;
+    },
+    dropped(_ip, packets): void {
+      unqueue(packets);
       stats.txUnresolved += packets.length;
     },
   });
@@ -501,7 +523,13 @@ export function createIpv4(options: Ipv4Options): Ipv4Engine {
     else {
       mac = arp.lookup(hop);
       if (mac === undefined) {
+        if (arpQueuedBytes + totalLength > arpQueueMaxBytes) {
+          stats.txUnresolved++;
+          arp.resolve(hop);
+          return "dropped";
+        }
         stats.txQueued++;
+        arpQueuedBytes += totalLength;
         arp.resolve(hop, txBuffer.slice(h, h + totalLength));
         return "queued";
       }
