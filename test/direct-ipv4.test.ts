@@ -160,12 +160,21 @@ describe("the network example on --net=direct", { skip }, () => {
   });
   after(() => network?.remove());
 
-  it("boots on the TAP, answers ping, and refuses TCP with RST until the TCP engine lands", async () => {
+  it("boots on the TAP, answers ping, echoes Linux's TCP over our TCP, and refuses a closed port", async () => {
     await withUnikernel(network, { kernelAddress: "10.0.0.1/24" }, [], /echoing on TCP port 8080/, async (host) => {
       assert.match(host.exec("ping", ["-c", "2", "-i", "0.2", "-W", "2", "10.0.0.2"]), /2 received, 0% packet loss/);
-      const r = host.run("socat", ["-T", "3", "-", "TCP:10.0.0.2:8080"], { input: "hello\n", timeoutMs: 10_000 });
-      assert.notEqual(r.status, 0);
-      assert.match(r.stderr, /Connection refused/);
+      const small = host.run("socat", ["-T", "5", "-", "TCP:10.0.0.2:8080"], { input: "hello\n", timeoutMs: 15_000 });
+      assert.equal(small.status, 0, small.stderr);
+      assert.equal(small.stdout, "hello\n");
+      // 4 MiB through Linux's TCP and ours, both ways: many windows, the peer's MSS and options.
+      const big = randomBytes(4 * 1024 * 1024);
+      const r = host.run("socat", ["-T", "10", "-", "TCP:10.0.0.2:8080"], { input: big, timeoutMs: 60_000 });
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stdoutBytes.length, big.length);
+      assert.ok(r.stdoutBytes.equals(big), "the echo differs from what Linux sent");
+      const closed = host.run("socat", ["-T", "3", "-", "TCP:10.0.0.2:8081"], { input: "hello\n", timeoutMs: 10_000 });
+      assert.notEqual(closed.status, 0);
+      assert.match(closed.stderr, /Connection refused/);
     });
   });
 });

@@ -4,7 +4,6 @@ import { test } from "node:test";
 import fc from "fast-check";
 import { TcpFlag, emitTcp, parseTcp, tcpLength, type TcpSegment } from "../src/tcp/wire.ts";
 import { resetForClosed } from "../src/tcp/reset.ts";
-import { TCP_NOT_IMPLEMENTED } from "../src/tcp/rst-only.ts";
 import { ip, lan } from "./support/stacks.ts";
 import { rawHost } from "./support/raw-host.ts";
 
@@ -60,16 +59,21 @@ test("a RST, a bad checksum or a truncated header is never answered", async () =
   assert.equal((await exchange(segment({}).subarray(0, 12))).answers.length, 0);
 });
 
-test("listen registers with a warning that connections are refused; connect rejects clearly", async () => {
-  const { stack } = lan();
+test("listen registers a port once; a connect to a closed port is refused with RST", async () => {
+  const { vt, stack } = lan();
+  const a = stack("10.0.0.1/24");
   const b = stack("10.0.0.2/24");
   b.tcp.listen(8080, () => {});
   assert.deepEqual(b.tcp.listening(), [8080]);
-  assert.ok(b.log.lines.some((l) => l.startsWith("warning") && l.includes(TCP_NOT_IMPLEMENTED) && l.includes("8080")));
   assert.throws(() => b.tcp.listen(8080, () => {}), /already listened/);
   b.tcp.unlisten(8080);
   assert.deepEqual(b.tcp.listening(), []);
-  await assert.rejects(b.tcp.connect(ip("10.0.0.1"), 80), new RegExp(TCP_NOT_IMPLEMENTED));
+  const refused = a.tcp.connect(ip("10.0.0.2"), 8080).then(
+    () => "connected",
+    (e: unknown) => (e as { code?: string }).code,
+  );
+  await vt.advance(50);
+  assert.equal(await refused, "refused");
 });
 
 test("resetForClosed follows RFC 9293 §3.10.7.1 for every flag combination", () => {

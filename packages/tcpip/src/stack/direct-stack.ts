@@ -1,6 +1,5 @@
 /**
- * The direct stack: our own Ethernet, ARP, IPv4, ICMPv4, UDP (and, for now, a TCP that refuses
- * every connection with RST) over any Netif, behind the runtime's StackV4V6 interface, the same
+ * The direct stack: our own Ethernet, ARP, IPv4, ICMPv4, UDP and TCP over any Netif, behind the runtime's StackV4V6 interface, the same
  * one the socket stack implements. Configured statically (`--ipv4`, `--ipv4-gateway`) or by DHCP.
  *
  * Everything runs on the injected clock, time and random: no timers of its own, no Date, no
@@ -32,7 +31,7 @@ import { type EchoReply, type IcmpConfig, type IcmpStats, type PingOptions, crea
 import { type Ipv4Stats, createIpv4 } from "../ipv4/engine.ts";
 import type { ReassemblyConfig } from "../ipv4/reassembly.ts";
 import { stackLogs } from "../logs.ts";
-import { type TcpRstStats, createTcpRstOnly } from "../tcp/rst-only.ts";
+import { type TcpEngineConfig, type TcpStats, createTcp } from "../tcp/engine.ts";
 import { type UdpStats, createUdp } from "../udp/engine.ts";
 
 export type DirectIpv4Options = { address: Ipv4Prefix; gateway?: Ipv4Address } | { dhcp: true };
@@ -51,6 +50,8 @@ export interface DirectStackOptions {
   reassembly?: Partial<ReassemblyConfig>;
   icmp?: Partial<IcmpConfig>;
   dhcp?: Partial<Omit<DhcpClientConfig, "mac">>;
+  /** TCP tuning: buffers, timers, MSL, SYN backlog... */
+  tcp?: Partial<TcpEngineConfig>;
 }
 
 export interface DirectStackStats {
@@ -59,12 +60,12 @@ export interface DirectStackStats {
   ipv4: Ipv4Stats;
   icmp: IcmpStats;
   udp: UdpStats;
-  tcp: TcpRstStats;
+  tcp: TcpStats;
   dhcp: DhcpClientStats | undefined;
 }
 
 export interface DirectStack extends StackV4V6 {
-  /** Until the TCP engine lands: every segment is answered with RST (see tcp/rst-only.ts). */
+  /** TCP (tcp/engine.ts); closed ports answer with RST. */
   readonly tcp: Tcp & { listening(): number[] };
   readonly udp: Udp;
   readonly ip: Ip;
@@ -117,7 +118,7 @@ export function createDirectStack(options: DirectStackOptions): DirectStack {
   });
   const icmp = createIcmpv4({ ipv4, clock, time, random, ...(options.icmp !== undefined ? { config: options.icmp } : {}), log: logs.icmp });
   const udp = createUdp({ ipv4, icmp, random, log: logs.udp });
-  const tcp = createTcpRstOnly({ ipv4, log: logs.tcp });
+  const tcp = createTcp({ ipv4, clock, time, random, ...(options.tcp !== undefined ? { config: options.tcp } : {}), log: logs.tcp });
   const dhcp =
     staticConfig === undefined
       ? createDhcpClient({ udp, ipv4, clock, time, random, config: { ...options.dhcp, mac: netif.mac }, log: logs.dhcp })

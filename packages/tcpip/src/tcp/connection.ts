@@ -1,0 +1,1024 @@
+/**
+ * One TCP connection's state machine (RFC 9293 §3.10), with RFC 6298 retransmission timing,
+ * RFC 7323 window scaling and timestamps, RFC 2018 SACK, RFC 5961 blind-attack checks and
+ * congestion control behind congestion.ts.
+ *
+ * Pure in the sense that matters for testing: no I/O, no timers, no clock. Every entry point takes
+ * `now` and an event (a segment, a timer, an application call), updates the connection and
+ * produces actions: segments through the `TcpTransmit` sink (which builds them straight into
+ * the frame) and notifications as bits in `events` for the engine to act on. Timers are absolute
+ * deadlines in the state (`nextDeadline`), fired by the engine as `tcpTimer` events. The state
+ * is a mutable object rather than a fresh value per step: a bulk transfer steps it per segment,
+ * and that must not allocate.
+ */
+import type { FlowErrorCode } from "@mirage-ts/runtime";
+import type { CongestionControl, CongestionState } from "./congestion.ts";
+import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt, seqMax } from "./seq.ts";
+import { TcpFlag, type TcpOptions } from "./wire.ts";
+
+export const TcpState = {
+  closed: 0,
+  listen: 1,
+  synSent: 2,
+  synReceived: 3,
+  established: 4,
+  finWait1: 5,
+  finWait2: 6,
+  closeWait: 7,
+  closing: 8,
+  lastAck: 9,
+  timeWait: 10,
+} as const;
+export type TcpStateValue = (typeof TcpState)[keyof typeof TcpState];
+export const TCP_STATE_NAMES = ["CLOSED", "LISTEN", "SYN-SENT", "SYN-RECEIVED", "ESTABLISHED", "FIN-WAIT-1", "FIN-WAIT-2", "CLOSE-WAIT", "CLOSING", "LAST-ACK", "TIME-WAIT"] as const;
+
+/** Notifications for the engine, OR-ed into `events`. */
+export const TcpEvent = { established: 1, readable: 2, writable: 4, closed: 8 } as const;
+
+export interface TcpConfig {
+  /** Bytes the application may queue unsent/unacknowledged. */
+  sendBufferSize: number;
+  /** Bytes received and not yet read; the advertised window never exceeds it. */
+  receiveBufferSize: number;
+  /** Maximum segment lifetime; TIME-WAIT lasts 2 * msl. */
+  mslMs: number;
+  initialRtoMs: number;
+  minRtoMs: number;
+  maxRtoMs: number;
+  /** SYN (or SYN-ACK) retransmissions before connect fails with "timeout". */
+  synRetries: number;
+  /** Data retransmissions before the connection is aborted. */
+  maxRetries: number;
+  /** The longest an ACK is delayed (RFC 9293 §3.8.6.3: under 500 ms; every second full segment is ACKed at once). */
+  delayedAckMs: number;
+  timestamps: boolean;
+  sack: boolean;
+  windowScaling: boolean;
+  /** How long an orphaned connection waits in FIN-WAIT-2 for the peer's FIN. */
+  finWait2TimeoutMs: number;
+  /** Keepalive defaults for setKeepAlive(true) without idleMs. */
+  keepAliveIdleMs: number;
+  keepAliveIntervalMs: number;
+  keepAliveProbes: number;
+  /** Challenge ACKs per second per connection (RFC 5961 §7). */
+  challengeAckLimit: number;
+}
+
+export const DEFAULT_TCP_CONFIG: TcpConfig = {
+  sendBufferSize: 256 * 1024,
+  receiveBufferSize: 256 * 1024,
+  mslMs: 30_000,
+  initialRtoMs: 1000,
+  minRtoMs: 200,
+  maxRtoMs: 60_000,
+  synRetries: 6,
+  maxRetries: 15,
+  delayedAckMs: 40,
+  timestamps: true,
+  sack: true,
+  windowScaling: true,
+  finWait2TimeoutMs: 60_000,
+  keepAliveIdleMs: 7_200_000,
+  keepAliveIntervalMs: 75_000,
+  keepAliveProbes: 9,
+  challengeAckLimit: 100,
+};
+
+export interface TcpConnectionStats {
+  segmentsSent: number;
+  segmentsReceived: number;
+  bytesSent: number;
+  bytesReceived: number;
+  retransmits: number;
+  fastRetransmits: number;
+  timeouts: number;
+  challengeAcks: number;
+  dupAcksReceived: number;
+  outOfOrderSegments: number;
+  /** Segments dropped by PAWS (RFC 7323 §5). */
+  pawsDrops: number;
+}
+
+/**
+ * Where the machine's segments go. `segment` sends one: `len` data bytes taken from the send
+ * buffer at `seq` (see `copySendData`), ACK/window/options filled from the connection's state
+ * by `prepareHeader`.
+ */
+export interface TcpTransmit {
+  segment(conn: TcpConnection, seq: number, flags: number, len: number): void;
+}
+
+/** A received segment as the machine sees it: the engine fills one of these per segment, reused. */
+export interface TcpSegmentIn {
+  seq: number;
+  ack: number;
+  flags: number;
+  window: number;
+  /** The payload is `buffer[offset .. offset+length]`; the machine copies what it keeps. */
+  buffer: Uint8Array;
+  offset: number;
+  length: number;
+  options: TcpOptions;
+}
+
+export class TcpConnection implements CongestionState {
+  state: TcpStateValue = TcpState.closed;
+  /** Opened by connect() (SYN-SENT) rather than by a listener. */
+  active = false;
+  events = 0;
+  /** Why the connection closed, when it did not close cleanly. */
+  error: FlowErrorCode | undefined = undefined;
+  readonly stats: TcpConnectionStats = {
+    segmentsSent: 0,
+    segmentsReceived: 0,
+    bytesSent: 0,
+    bytesReceived: 0,
+    retransmits: 0,
+    fastRetransmits: 0,
+    timeouts: 0,
+    challengeAcks: 0,
+    dupAcksReceived: 0,
+    outOfOrderSegments: 0,
+    pawsDrops: 0,
+  };
+
+  // Send sequence space.
+  iss = 0;
+  sndUna = 0;
+  sndNxt = 0;
+  /** The highest sequence number sent (SND.NXT goes back to SND.UNA after a timeout). */
+  sndMax = 0;
+  sndWnd = 0;
+  maxSndWnd = 0;
+  sndWl1 = 0;
+  sndWl2 = 0;
+  /** The peer's window scale shift (0 when not negotiated). */
+  sndWscale = 0;
+  /** The peer's SYN carried a window scale option. */
+  sndWscaleOffered = false;
+  /** The sender MSS: the peer's MSS option capped by ours, minus the timestamp option. */
+  sndMss = 536;
+  /** Our MSS (MTU - 40), announced in our SYN. */
+  ourMss = 1460;
+
+  // Send buffer: a ring holding bytes from `bufSeq` (the first unacknowledged data byte).
+  readonly sndBuf: Uint8Array;
+  sndHead = 0;
+  sndLen = 0;
+  bufSeq = 0;
+  /** The application shut down writing: a FIN follows the data. */
+  finQueued = false;
+  noDelay = false;
+
+  // Receive sequence space.
+  irs = 0;
+  rcvNxt = 0;
+  /** RCV.NXT + the window last advertised: never moved left (RFC 9293 §3.8.6.2.2). */
+  rcvAdvEdge = 0;
+  rcvWscale = 0;
+  readonly rcvBufSize: number;
+  /** In-order data not yet read by the application, and its byte count. */
+  readonly rcvQueue: Uint8Array[] = [];
+  rcvQueueHead = 0;
+  rcvQueued = 0;
+  /** Out-of-order segments, sorted, non-overlapping. */
+  readonly ooo: Array<{ seq: number; data: Uint8Array }> = [];
+  /** Index into `ooo` of the block that arrived last (reported first in SACK). */
+  lastOooSeq = -1;
+  /** The peer's FIN arrived (and was consumed): reads end after the queue. */
+  finReceived = false;
+  /** A FIN seen beyond RCV.NXT (its sequence number), waiting for the hole to fill. */
+  pendingFinSeq = -1;
+  /** The application shut down reading: data is acknowledged and discarded. */
+  readShutdown = false;
+
+  // ACK generation.
+  ackNow = false;
+  segsSinceAck = 0;
+  delayedAckAt = -1;
+
+  // Options.
+  tsEnabled = false;
+  tsRecent = 0;
+  tsOffset = 0;
+  sackEnabled = false;
+  /** The peer's SACK scoreboard: ranges above SND.UNA it holds (pairs, sorted). */
+  readonly sacked: number[] = [];
+  /** The highest sequence number retransmitted during recovery. */
+  highRxt = 0;
+
+  // RTO (RFC 6298).
+  srtt = -1;
+  rttvar = 0;
+  rto: number;
+  rtoAt = -1;
+  retries = 0;
+  /** Timing one segment without timestamps (Karn: never a retransmitted one). */
+  rttSeq = -1;
+  rttStart = 0;
+
+  // Congestion control.
+  cwnd = 0;
+  ssthresh = 0;
+  dupAcks = 0;
+  inRecovery = false;
+  recover = 0;
+
+  // Other timers.
+  persistAt = -1;
+  persistBackoff = 0;
+  keepAliveIdleMs = 0;
+  keepAliveIntervalMs: number;
+  keepAliveProbes: number;
+  keepAliveAt = -1;
+  keepAliveSent = 0;
+  timeWaitAt = -1;
+  finWait2At = -1;
+  lastReceivedAt = 0;
+  challengeWindowStart = 0;
+  challengeCount = 0;
+  /** Closed by the application (no Flow reads any more). */
+  orphaned = false;
+
+  constructor(
+    readonly config: TcpConfig,
+    readonly cc: CongestionControl,
+    readonly localAddress: number,
+    readonly localPort: number,
+    readonly remoteAddress: number,
+    readonly remotePort: number,
+  ) {
+    this.sndBuf = new Uint8Array(config.sendBufferSize);
+    this.rcvBufSize = config.receiveBufferSize;
+    this.rto = config.initialRtoMs;
+    this.keepAliveIntervalMs = config.keepAliveIntervalMs;
+    this.keepAliveProbes = config.keepAliveProbes;
+    let shift = 0;
+    while (shift < 14 && config.receiveBufferSize >> shift > 0xffff) shift++;
+    this.rcvWscale = config.windowScaling ? shift : 0;
+  }
+
+  get flight(): number {
+    return seqDiff(this.sndMax, this.sndUna);
+  }
+  /** Room left in the send buffer. */
+  get sendSpace(): number {
+    return this.sndBuf.length - this.sndLen;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+const isSynchronized = (s: TcpStateValue): boolean => s >= TcpState.established;
+const canSend = (s: TcpStateValue): boolean =>
+  s === TcpState.established || s === TcpState.closeWait || s === TcpState.finWait1 || s === TcpState.closing || s === TcpState.lastAck;
+const canReceiveData = (s: TcpStateValue): boolean => s === TcpState.established || s === TcpState.finWait1 || s === TcpState.finWait2;
+
+function tsNow(c: TcpConnection, now: number): number {
+  return (Math.floor(now) + c.tsOffset) >>> 0;
+}
+
+/** Copies `len` bytes of the send buffer starting at sequence `seq` into `into[at..]`. */
+export function copySendData(c: TcpConnection, seq: number, len: number, into: Uint8Array, at: number): void {
+  const size = c.sndBuf.length;
+  let start = c.sndHead + seqDiff(seq, c.bufSeq);
+  if (start >= size) start -= size;
+  const first = Math.min(len, size - start);
+  into.set(c.sndBuf.subarray(start, start + first), at);
+  if (first < len) into.set(c.sndBuf.subarray(0, len - first), at + first);
+}
+
+/**
+ * The window field for an outgoing segment (scaled, except on SYNs), with receiver-side silly
+ * window avoidance (RFC 9293 §3.8.6.2.2) and never shrinking the right edge already offered.
+ */
+export function advertiseWindow(c: TcpConnection, syn: boolean): number {
+  let wnd = Math.max(0, c.rcvBufSize - c.rcvQueued);
+  if (wnd < Math.min(c.rcvBufSize >> 1, c.ourMss)) wnd = 0;
+  const offered = seqDiff(c.rcvAdvEdge, c.rcvNxt);
+  if (offered > wnd) wnd = offered;
+  const shift = syn ? 0 : c.rcvWscale;
+  const field = Math.min((wnd + (1 << shift) - 1) >>> shift, 0xffff);
+  const edge = seqAdd(c.rcvNxt, field << shift);
+  if (seqGt(edge, c.rcvAdvEdge)) c.rcvAdvEdge = edge;
+  return field;
+}
+
+/** Fills TSval/TSecr and SACK blocks for an outgoing non-SYN segment. */
+export function fillSegmentOptions(c: TcpConnection, now: number, flags: number, o: TcpOptions): void {
+  o.mss = -1;
+  o.windowScale = -1;
+  o.sackPermitted = false;
+  o.sackCount = 0;
+  o.timestamps = c.tsEnabled;
+  if (c.tsEnabled) {
+    o.tsVal = tsNow(c, now);
+    o.tsEcr = (flags & TcpFlag.ack) !== 0 ? c.tsRecent : 0;
+  }
+  if (c.sackEnabled && c.ooo.length > 0) {
+    const max = c.tsEnabled ? 3 : 4;
+    // The block holding the latest arrival first (RFC 2018 §4), then the others in order.
+    let n = 0;
+    const put = (l: number, r: number): void => {
+      for (let k = 0; k < n; k++) if (o.sackBlocks[2 * k] === l) return;
+      o.sackBlocks[2 * n] = l;
+      o.sackBlocks[2 * n + 1] = r;
+      n++;
+    };
+    let i = 0;
+    const blocks: number[] = [];
+    while (i < c.ooo.length) {
+      const l = c.ooo[i]!.seq;
+      let r = seqAdd(l, c.ooo[i]!.data.length);
+      i++;
+      while (i < c.ooo.length && c.ooo[i]!.seq === r) r = seqAdd(r, c.ooo[i++]!.data.length);
+      blocks.push(l, r);
+    }
+    for (let b = 0; b < blocks.length; b += 2) {
+      if (c.lastOooSeq >= 0 && seqGe(c.lastOooSeq, blocks[b]!) && seqLt(c.lastOooSeq, blocks[b + 1]!)) put(blocks[b]!, blocks[b + 1]!);
+    }
+    for (let b = 0; b < blocks.length && n < max; b += 2) put(blocks[b]!, blocks[b + 1]!);
+    o.sackCount = n;
+  }
+}
+
+/** Options of our SYN or SYN-ACK: MSS always; the rest as configured, and on a SYN-ACK only if the peer offered them. */
+export function fillSynOptions(c: TcpConnection, now: number, o: TcpOptions): void {
+  o.mss = c.ourMss;
+  const offer = c.state === TcpState.synSent;
+  o.windowScale = c.config.windowScaling && (offer || c.sndWscaleOffered) ? c.rcvWscale : -1;
+  o.sackPermitted = offer ? c.config.sack : c.sackEnabled;
+  o.timestamps = offer ? c.config.timestamps : c.tsEnabled;
+  o.tsVal = tsNow(c, now);
+  o.tsEcr = offer ? 0 : c.tsRecent;
+  o.sackCount = 0;
+}
+
+
+function send(c: TcpConnection, tx: TcpTransmit, seq: number, flags: number, len: number): void {
+  if ((flags & TcpFlag.ack) !== 0) {
+    c.ackNow = false;
+    c.segsSinceAck = 0;
+    c.delayedAckAt = -1;
+  }
+  c.stats.segmentsSent++;
+  tx.segment(c, seq, flags, len);
+}
+
+function sendAck(c: TcpConnection, tx: TcpTransmit): void {
+  // SND.MAX, not SND.NXT: after a timeout SND.NXT went back to SND.UNA, and an ACK numbered there
+  // would fall left of the peer's window and be dropped (each side then ignores the other's ACKs).
+  send(c, tx, c.sndMax, TcpFlag.ack, 0);
+}
+
+/** RFC 5961 §7: challenge ACKs are rate limited. */
+function challengeAck(c: TcpConnection, now: number, tx: TcpTransmit): void {
+  if (now - c.challengeWindowStart >= 1000) {
+    c.challengeWindowStart = now;
+    c.challengeCount = 0;
+  }
+  if (c.challengeCount >= c.config.challengeAckLimit) return;
+  c.challengeCount++;
+  c.stats.challengeAcks++;
+  sendAck(c, tx);
+}
+
+function enterClosed(c: TcpConnection, error: FlowErrorCode | undefined): void {
+  c.state = TcpState.closed;
+  if (error !== undefined && c.error === undefined) c.error = error;
+  c.rtoAt = c.delayedAckAt = c.persistAt = c.keepAliveAt = c.timeWaitAt = c.finWait2At = -1;
+  c.events |= TcpEvent.closed | TcpEvent.readable | TcpEvent.writable;
+}
+
+function enterTimeWait(c: TcpConnection, now: number): void {
+  c.state = TcpState.timeWait;
+  c.rtoAt = c.persistAt = c.keepAliveAt = c.finWait2At = -1;
+  c.timeWaitAt = now + 2 * c.config.mslMs;
+}
+
+function applyPeerSynOptions(c: TcpConnection, seg: TcpSegmentIn): void {
+  const o = seg.options;
+  const cfg = c.config;
+  c.sndWscaleOffered = o.windowScale >= 0;
+  if (cfg.windowScaling && o.windowScale >= 0) c.sndWscale = o.windowScale;
+  else {
+    c.sndWscale = 0;
+    c.rcvWscale = 0;
+  }
+  c.tsEnabled = cfg.timestamps && o.timestamps;
+  if (c.tsEnabled) c.tsRecent = o.tsVal;
+  c.sackEnabled = cfg.sack && o.sackPermitted;
+  const peerMss = o.mss >= 0 ? o.mss : 536;
+  c.sndMss = Math.max(64, Math.min(peerMss, c.ourMss) - (c.tsEnabled ? 12 : 0));
+}
+
+function updateRtt(c: TcpConnection, sample: number): void {
+  const cfg = c.config;
+  if (sample < 0) return;
+  if (c.srtt < 0) {
+    c.srtt = sample;
+    c.rttvar = sample / 2;
+  } else {
+    c.rttvar = 0.75 * c.rttvar + 0.25 * Math.abs(c.srtt - sample);
+    c.srtt = 0.875 * c.srtt + 0.125 * sample;
+  }
+  c.rto = Math.min(cfg.maxRtoMs, Math.max(cfg.minRtoMs, c.srtt + Math.max(1, 4 * c.rttvar)));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Opening
+
+/** Active open: CLOSED → SYN-SENT. The SYN goes out with the next `tcpOutput`. */
+export function tcpOpen(c: TcpConnection, now: number, iss: number, ourMss: number): void {
+  c.active = true;
+  c.iss = c.sndUna = c.sndNxt = c.sndMax = iss;
+  c.bufSeq = seqAdd(iss, 1);
+  c.ourMss = ourMss;
+  c.sndMss = Math.min(536, ourMss);
+  c.state = TcpState.synSent;
+  c.lastReceivedAt = now;
+  c.cc.init(c);
+}
+
+/** Passive open: a SYN reached a listener (the LISTEN rules of §3.10.7.2): CLOSED → SYN-RECEIVED. */
+export function tcpAccept(c: TcpConnection, now: number, seg: TcpSegmentIn, iss: number, ourMss: number): void {
+  c.iss = c.sndUna = c.sndNxt = c.sndMax = iss;
+  c.bufSeq = seqAdd(iss, 1);
+  c.ourMss = ourMss;
+  c.irs = seg.seq;
+  c.rcvNxt = c.rcvAdvEdge = seqAdd(seg.seq, 1);
+  applyPeerSynOptions(c, seg);
+  c.sndWnd = seg.window; // never scaled in a SYN
+  c.maxSndWnd = c.sndWnd;
+  c.sndWl1 = seg.seq;
+  c.sndWl2 = iss;
+  c.state = TcpState.synReceived;
+  c.lastReceivedAt = now;
+  c.cc.init(c);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Segment arrival (§3.10.7.3 and §3.10.7.4)
+
+export function tcpInput(c: TcpConnection, now: number, seg: TcpSegmentIn, tx: TcpTransmit): void {
+  c.stats.segmentsReceived++;
+  c.lastReceivedAt = now;
+  c.keepAliveSent = 0;
+  if (c.state === TcpState.synSent) return synSentInput(c, now, seg, tx);
+  if (c.state === TcpState.closed || c.state === TcpState.listen) return;
+  const flags = seg.flags;
+  const rst = (flags & TcpFlag.rst) !== 0;
+  const o = seg.options;
+
+  // SYN-RECEIVED: the peer retransmitted its SYN (our SYN-ACK was lost): answer it again.
+  if (c.state === TcpState.synReceived && (flags & (TcpFlag.syn | TcpFlag.ack | TcpFlag.rst)) === TcpFlag.syn && seg.seq === c.irs) {
+    c.sndNxt = c.iss;
+    return;
+  }
+
+  // PAWS (RFC 7323 §5.3).
+  if (c.tsEnabled && o.timestamps && !rst && seqLt(o.tsVal, c.tsRecent)) {
+    c.stats.pawsDrops++;
+    c.ackNow = true;
+    return;
+  }
+
+  // 1. Sequence acceptability.
+  let seqNo = seg.seq;
+  let dataLen = seg.length;
+  let dataOff = seg.offset;
+  let fin = (flags & TcpFlag.fin) !== 0;
+  const segLen = dataLen + ((flags & TcpFlag.syn) !== 0 ? 1 : 0) + (fin ? 1 : 0);
+  const wnd = Math.max(0, seqDiff(c.rcvAdvEdge, c.rcvNxt));
+  let acceptable: boolean;
+  if (segLen === 0) acceptable = wnd === 0 ? seqNo === c.rcvNxt : seqGe(seqNo, c.rcvNxt) && seqLt(seqNo, seqAdd(c.rcvNxt, wnd));
+  else if (wnd === 0) acceptable = seqNo === c.rcvNxt; // a zero-window probe: its ACK is processed, its data not kept
+  else {
+    const last = seqAdd(seqNo, segLen - 1);
+    acceptable =
+      (seqGe(seqNo, c.rcvNxt) && seqLt(seqNo, seqAdd(c.rcvNxt, wnd))) || (seqGe(last, c.rcvNxt) && seqLt(last, seqAdd(c.rcvNxt, wnd)));
+  }
+  if (!acceptable) {
+    if (!rst) {
+      c.ackNow = true;
+      if (c.state === TcpState.timeWait) c.timeWaitAt = now + 2 * c.config.mslMs;
+    }
+    return;
+  }
+
+  // 2. RST (RFC 5961 §3.2): only an exact RCV.NXT resets; in-window elsewhere draws a challenge ACK.
+  if (rst) {
+    if (seqNo !== c.rcvNxt) return challengeAck(c, now, tx);
+    if (c.state === TcpState.synReceived && !c.active) {
+      enterClosed(c, undefined); // back to LISTEN: the engine forgets the embryo
+      return;
+    }
+    if (c.state === TcpState.synReceived) return enterClosed(c, "refused");
+    if (c.state === TcpState.closing || c.state === TcpState.lastAck || c.state === TcpState.timeWait) return enterClosed(c, undefined);
+    return enterClosed(c, "reset");
+  }
+
+  // 3. SYN in a synchronized state (RFC 5961 §4.2): challenge ACK.
+  if ((flags & TcpFlag.syn) !== 0 && c.state !== TcpState.synReceived) return challengeAck(c, now, tx);
+  if ((flags & TcpFlag.syn) !== 0) {
+    // Simultaneous open: the SYN is in our SYN-RECEIVED window only if it is the one we know.
+    if (seqNo !== c.irs) return challengeAck(c, now, tx);
+    seqNo = seqAdd(seqNo, 1);
+  }
+
+  // Timestamps: remember the peer's latest TSval for segments covering RCV.NXT (RFC 7323 §4.3).
+  if (c.tsEnabled && o.timestamps && seqLe(seqNo, c.rcvNxt)) c.tsRecent = o.tsVal;
+
+  // 4. ACK.
+  if ((flags & TcpFlag.ack) === 0) return;
+  const ack = seg.ack;
+  if (c.state === TcpState.synReceived) {
+    if (seqGt(ack, c.sndUna) && seqLe(ack, c.sndMax)) {
+      c.state = TcpState.established;
+      c.events |= TcpEvent.established;
+      c.sndWnd = seg.window << c.sndWscale;
+      c.maxSndWnd = Math.max(c.maxSndWnd, c.sndWnd);
+      c.sndWl1 = seg.seq;
+      c.sndWl2 = ack;
+      if (c.finQueued) c.state = TcpState.finWait1;
+    } else {
+      tx.segment(c, ack, TcpFlag.rst, 0); // <SEQ=SEG.ACK><CTL=RST>
+      return;
+    }
+  }
+  // RFC 5961 §5.2: an ACK outside [SND.UNA - MAX.SND.WND, SND.MAX] draws a challenge ACK.
+  if (seqGt(ack, c.sndMax) || seqLt(ack, seqAdd(c.sndUna, -c.maxSndWnd))) return challengeAck(c, now, tx);
+  processAck(c, now, seg, ack, dataLen, tx);
+
+  // FIN-acknowledged transitions.
+  const finAcked = c.finQueued && c.sndUna === seqAdd(c.bufSeq, c.sndLen + 1) && seqGt(c.sndMax, seqAdd(c.bufSeq, c.sndLen));
+  if (finAcked) {
+    if (c.state === TcpState.finWait1) {
+      c.state = TcpState.finWait2;
+      if (c.orphaned) c.finWait2At = now + c.config.finWait2TimeoutMs;
+    } else if (c.state === TcpState.closing) enterTimeWait(c, now);
+    else if (c.state === TcpState.lastAck) return enterClosed(c, undefined);
+  }
+  if (c.state === TcpState.timeWait) {
+    if (fin) {
+      c.ackNow = true;
+      c.timeWaitAt = now + 2 * c.config.mslMs;
+    }
+    return;
+  }
+
+  // 5. Data (trimmed to RCV.NXT and to the window).
+  if (!canReceiveData(c.state)) return;
+  const skip = seqDiff(c.rcvNxt, seqNo);
+  if (skip > 0) {
+    if (skip >= dataLen) {
+      // Everything already received (a retransmission): ACK it so the peer stops.
+      if (fin && seqAdd(seqNo, dataLen) === seqAdd(c.rcvNxt, -1) && c.finReceived) c.ackNow = true;
+      dataOff += dataLen;
+      seqNo = seqAdd(seqNo, dataLen);
+      if (dataLen > 0) c.ackNow = true;
+      dataLen = 0;
+      if (seqLt(seqNo, c.rcvNxt)) fin = false;
+    } else {
+      dataOff += skip;
+      dataLen -= skip;
+      seqNo = c.rcvNxt;
+    }
+  }
+  const room = seqDiff(c.rcvAdvEdge, seqNo);
+  if (dataLen > room) {
+    dataLen = Math.max(0, room);
+    fin = false;
+  }
+  if (dataLen > 0) {
+    c.stats.bytesReceived += dataLen;
+    if (seqNo === c.rcvNxt) {
+      deliver(c, seg.buffer.slice(dataOff, dataOff + dataLen));
+      const hadOoo = c.ooo.length > 0;
+      if (hadOoo) drainOutOfOrder(c);
+      if (hadOoo || (flags & TcpFlag.psh) !== 0 && dataLen < c.sndMss) c.ackNow = true;
+      else if (++c.segsSinceAck >= 2) c.ackNow = true;
+      else if (c.delayedAckAt < 0) c.delayedAckAt = now + c.config.delayedAckMs;
+    } else {
+      c.stats.outOfOrderSegments++;
+      insertOutOfOrder(c, seqNo, seg.buffer, dataOff, dataLen);
+      c.ackNow = true;
+    }
+  } else if (seg.length > 0 && wnd === 0) c.ackNow = true; // a zero-window probe
+
+  // 6. FIN.
+  if (fin) c.pendingFinSeq = seqAdd(seqNo, dataLen);
+  if (c.pendingFinSeq >= 0 && c.pendingFinSeq === c.rcvNxt && !c.finReceived) consumeFin(c, now);
+}
+
+function deliver(c: TcpConnection, data: Uint8Array): void {
+  c.rcvNxt = seqAdd(c.rcvNxt, data.length);
+  if (c.readShutdown) return;
+  c.rcvQueue.push(data);
+  c.rcvQueued += data.length;
+  c.events |= TcpEvent.readable;
+}
+
+function drainOutOfOrder(c: TcpConnection): void {
+  while (c.ooo.length > 0) {
+    const first = c.ooo[0]!;
+    const skip = seqDiff(c.rcvNxt, first.seq);
+    if (skip < 0) break;
+    c.ooo.shift();
+    if (skip < first.data.length) deliver(c, skip === 0 ? first.data : first.data.subarray(skip));
+  }
+  if (c.ooo.length === 0) c.lastOooSeq = -1;
+}
+
+/** Keeps a copy of out-of-order data, trimmed against what is already held, in sequence order. */
+function insertOutOfOrder(c: TcpConnection, seq: number, buffer: Uint8Array, offset: number, length: number): void {
+  c.lastOooSeq = seq;
+  let start = seq;
+  let end = seqAdd(seq, length);
+  let i = 0;
+  while (i < c.ooo.length && seqLe(seqAdd(c.ooo[i]!.seq, c.ooo[i]!.data.length), start)) i++;
+  // Insert pieces of [start, end) in the gaps between held segments.
+  while (seqLt(start, end)) {
+    const next = c.ooo[i];
+    if (next === undefined || seqGe(next.seq, end)) {
+      c.ooo.splice(i, 0, { seq: start, data: buffer.slice(offset + seqDiff(start, seq), offset + seqDiff(end, seq)) });
+      return;
+    }
+    if (seqLt(start, next.seq)) {
+      c.ooo.splice(i, 0, { seq: start, data: buffer.slice(offset + seqDiff(start, seq), offset + seqDiff(next.seq, seq)) });
+      i++;
+    }
+    start = seqMax(start, seqAdd(next.seq, next.data.length));
+    i++;
+  }
+}
+
+function consumeFin(c: TcpConnection, now: number): void {
+  c.finReceived = true;
+  c.pendingFinSeq = -1;
+  c.rcvNxt = seqAdd(c.rcvNxt, 1);
+  c.ackNow = true;
+  c.events |= TcpEvent.readable;
+  switch (c.state) {
+    case TcpState.synReceived:
+    case TcpState.established:
+      c.state = TcpState.closeWait;
+      break;
+    case TcpState.finWait1:
+      // Our FIN not yet acknowledged (else we would be in FIN-WAIT-2): simultaneous close.
+      c.state = TcpState.closing;
+      break;
+    case TcpState.finWait2:
+      enterTimeWait(c, now);
+      break;
+    default:
+      break;
+  }
+}
+
+function synSentInput(c: TcpConnection, now: number, seg: TcpSegmentIn, tx: TcpTransmit): void {
+  const flags = seg.flags;
+  const hasAck = (flags & TcpFlag.ack) !== 0;
+  if (hasAck && (seqLe(seg.ack, c.iss) || seqGt(seg.ack, c.sndMax))) {
+    if ((flags & TcpFlag.rst) === 0) tx.segment(c, seg.ack, TcpFlag.rst, 0);
+    return;
+  }
+  if ((flags & TcpFlag.rst) !== 0) {
+    if (hasAck) enterClosed(c, "refused");
+    return;
+  }
+  if ((flags & TcpFlag.syn) === 0) return;
+  c.irs = seg.seq;
+  c.rcvNxt = c.rcvAdvEdge = seqAdd(seg.seq, 1);
+  applyPeerSynOptions(c, seg);
+  c.cc.init(c);
+  if (hasAck) {
+    c.sndUna = seg.ack;
+    if (c.tsEnabled && seg.options.tsEcr !== 0) updateRtt(c, now - ((seg.options.tsEcr - c.tsOffset) >>> 0) - (Math.floor(now) - now));
+    else if (c.retries === 0) updateRtt(c, now - c.rttStart);
+    c.retries = 0;
+    c.rtoAt = -1;
+    c.sndWnd = seg.window << c.sndWscale;
+    c.maxSndWnd = c.sndWnd;
+    c.sndWl1 = seg.seq;
+    c.sndWl2 = seg.ack;
+    c.state = c.finQueued ? TcpState.finWait1 : TcpState.established;
+    c.events |= TcpEvent.established;
+    c.ackNow = true;
+  } else {
+    // Simultaneous open (§3.10.7.3): SYN-RECEIVED, our SYN again with an ACK.
+    c.state = TcpState.synReceived;
+    c.sndWnd = seg.window;
+    c.maxSndWnd = c.sndWnd;
+    c.sndWl1 = seg.seq;
+    c.sndNxt = c.iss;
+    c.ackNow = false;
+  }
+  void now;
+}
+
+function processAck(c: TcpConnection, now: number, seg: TcpSegmentIn, ack: number, dataLen: number, tx: TcpTransmit): void {
+  const o = seg.options;
+  const window = seg.window << c.sndWscale;
+  if (c.sackEnabled && o.sackCount > 0) recordSack(c, o);
+  if (seqGt(ack, c.sndUna)) {
+    const acked = seqDiff(ack, c.sndUna);
+    // RTT: from the echoed timestamp (RFC 7323 §4.1), or the timed segment (Karn's rule).
+    if (c.tsEnabled && o.timestamps && o.tsEcr !== 0) updateRtt(c, Math.floor(now) + c.tsOffset - o.tsEcr >= 0 ? ((Math.floor(now) + c.tsOffset - o.tsEcr) >>> 0) : -1);
+    else if (c.rttSeq >= 0 && seqGe(ack, c.rttSeq)) {
+      updateRtt(c, now - c.rttStart);
+      c.rttSeq = -1;
+    }
+    // Release acknowledged data from the send buffer.
+    const dataAcked = Math.min(Math.max(0, seqDiff(ack, c.bufSeq)), c.sndLen);
+    if (dataAcked > 0) {
+      c.sndHead = (c.sndHead + dataAcked) % c.sndBuf.length;
+      c.sndLen -= dataAcked;
+      c.bufSeq = seqAdd(c.bufSeq, dataAcked);
+      c.events |= TcpEvent.writable;
+    }
+    c.sndUna = ack;
+    if (seqLt(c.sndNxt, c.sndUna)) c.sndNxt = c.sndUna;
+    while (c.sacked.length > 0 && seqLe(c.sacked[1]!, ack)) c.sacked.splice(0, 2);
+    if (c.sacked.length > 0 && seqLt(c.sacked[0]!, ack)) c.sacked[0] = ack;
+    c.retries = 0;
+    c.persistBackoff = 0;
+    // Congestion control (RFC 5681, RFC 6582).
+    if (c.inRecovery) {
+      if (seqGe(ack, c.recover)) {
+        c.inRecovery = false;
+        c.cc.onExitRecovery(c);
+      } else {
+        c.cc.onPartialAck(c, acked);
+        retransmitNext(c, tx); // the next hole, at once
+      }
+    } else c.cc.onAck(c, acked, now);
+    c.dupAcks = 0;
+    // RFC 6298 §5.2/5.3: all acknowledged → stop the timer; otherwise restart it.
+    c.rtoAt = c.sndUna === c.sndMax ? -1 : now + c.rto;
+  } else if (ack === c.sndUna && dataLen === 0 && (seg.flags & TcpFlag.fin) === 0 && window === c.sndWnd && c.sndUna !== c.sndMax) {
+    // A duplicate ACK (RFC 5681 §2).
+    c.stats.dupAcksReceived++;
+    c.dupAcks++;
+    if (c.inRecovery) {
+      c.cc.onDupAck(c);
+      if (c.sackEnabled) retransmitNext(c, tx);
+    } else if (c.dupAcks === 3 && seqGt(ack, c.recover)) {
+      c.inRecovery = true;
+      c.recover = c.sndMax;
+      c.highRxt = c.sndUna;
+      c.cc.onEnterRecovery(c);
+      c.stats.fastRetransmits++;
+      c.rttSeq = -1;
+      retransmitNext(c, tx);
+      c.rtoAt = now + c.rto;
+    }
+  }
+  // Window update (§3.10.7.4 "If SND.WL1 < SEG.SEQ or ...").
+  if (seqLt(c.sndWl1, seg.seq) || (c.sndWl1 === seg.seq && seqLe(c.sndWl2, ack))) {
+    c.sndWnd = window;
+    c.sndWl1 = seg.seq;
+    c.sndWl2 = ack;
+    if (window > c.maxSndWnd) c.maxSndWnd = window;
+    if (window > 0) {
+      c.persistAt = -1;
+      c.persistBackoff = 0;
+    }
+  }
+}
+
+function recordSack(c: TcpConnection, o: TcpOptions): void {
+  for (let b = 0; b < o.sackCount; b++) {
+    let l = o.sackBlocks[2 * b]!;
+    let r = o.sackBlocks[2 * b + 1]!;
+    if (!seqLt(l, r) || seqLe(r, c.sndUna) || seqGt(r, c.sndMax)) continue; // RFC 2018 §4: ignore bogus blocks
+    if (seqLt(l, c.sndUna)) l = c.sndUna;
+    // Merge into the sorted list of ranges.
+    const s = c.sacked;
+    let i = 0;
+    while (i < s.length && seqLt(s[i + 1]!, l)) i += 2;
+    while (i < s.length && seqLe(s[i]!, r)) {
+      if (seqLt(s[i]!, l)) l = s[i]!;
+      if (seqGt(s[i + 1]!, r)) r = s[i + 1]!;
+      s.splice(i, 2);
+    }
+    s.splice(i, 0, l, r);
+  }
+}
+
+/**
+ * Retransmits one segment at the first sequence number not yet retransmitted in this recovery
+ * and not SACKed (RFC 6675 in spirit: holes first, SACKed data never).
+ */
+function retransmitNext(c: TcpConnection, tx: TcpTransmit): void {
+  let seq = seqMax(c.highRxt, c.sndUna);
+  // Skip SACKed ranges.
+  for (let i = 0; i < c.sacked.length; i += 2) {
+    if (seqGe(seq, c.sacked[i]!) && seqLt(seq, c.sacked[i + 1]!)) seq = c.sacked[i + 1]!;
+  }
+  if (!seqLt(seq, c.sndMax)) return;
+  // Stop at the next SACKed range, the MSS and the end of what was sent.
+  let end = seqAdd(seq, c.sndMss);
+  if (seqGt(end, c.sndMax)) end = c.sndMax;
+  for (let i = 0; i < c.sacked.length; i += 2) if (seqGt(c.sacked[i]!, seq) && seqLt(c.sacked[i]!, end)) end = c.sacked[i]!;
+  // A retransmission beyond the last SACKed byte is only sent by the timer or partial ACKs.
+  if (c.sacked.length > 0 && seqGe(seq, c.sacked[c.sacked.length - 1]!) && seq !== c.sndUna) return;
+  sendRange(c, tx, seq, seqDiff(end, seq));
+  c.highRxt = end;
+}
+
+/** Sends the data (and the FIN, where it falls) in [seq, seq+len) of what was already sent once. */
+function sendRange(c: TcpConnection, tx: TcpTransmit, seq: number, len: number): void {
+  const dataEnd = seqAdd(c.bufSeq, c.sndLen);
+  let dataLen = Math.max(0, Math.min(len, seqDiff(dataEnd, seq)));
+  let flags = TcpFlag.ack;
+  if (c.finQueued && seqAdd(seq, dataLen) === dataEnd && seqGt(c.sndMax, dataEnd)) flags |= TcpFlag.fin;
+  if (dataLen === 0 && (flags & TcpFlag.fin) === 0) return;
+  if (dataLen > 0) flags |= TcpFlag.psh;
+  c.stats.retransmits++;
+  c.stats.bytesSent += dataLen;
+  send(c, tx, seq, flags, dataLen);
+  dataLen = 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Output: what can go now (data within the windows, Nagle, FIN, SYN, pending ACK)
+
+export function tcpOutput(c: TcpConnection, now: number, tx: TcpTransmit): void {
+  if (c.state === TcpState.synSent || c.state === TcpState.synReceived) {
+    if (c.sndNxt === c.iss) {
+      const flags = c.state === TcpState.synSent ? TcpFlag.syn : TcpFlag.syn | TcpFlag.ack;
+      if (c.sndMax !== c.iss) c.stats.retransmits++;
+      else c.rttStart = now;
+      send(c, tx, c.iss, flags, 0);
+      c.sndNxt = c.sndMax = seqAdd(c.iss, 1);
+      if (c.rtoAt < 0) c.rtoAt = now + c.rto;
+    }
+    if (c.ackNow && c.state === TcpState.synReceived) sendAck(c, tx);
+    return;
+  }
+  if (canSend(c.state)) {
+    for (;;) {
+      const dataEnd = seqAdd(c.bufSeq, c.sndLen);
+      const unsent = Math.max(0, seqDiff(dataEnd, c.sndNxt));
+      const inFlight = seqDiff(c.sndNxt, c.sndUna);
+      const wnd = Math.min(c.sndWnd, c.cwnd);
+      const usable = wnd - inFlight;
+      const len = Math.min(unsent, c.sndMss, Math.max(0, usable));
+      if (len > 0) {
+        // Nagle (RFC 9293 §3.7.4) and sender-side SWS avoidance: a short segment waits while
+        // data is in flight, unless it ends the data and Nagle is off or a FIN follows.
+        if (len < c.sndMss && inFlight > 0 && !(len === unsent && (c.noDelay || c.finQueued))) break;
+        let flags = TcpFlag.ack;
+        if (len === unsent) flags |= TcpFlag.psh;
+        const seq = c.sndNxt;
+        const next = seqAdd(seq, len);
+        if (c.finQueued && next === dataEnd && usable > len) flags |= TcpFlag.fin;
+        if (seqLt(seq, c.sndMax)) c.stats.retransmits++;
+        else if (c.rttSeq < 0 && !c.tsEnabled) {
+          c.rttSeq = next;
+          c.rttStart = now;
+        }
+        c.stats.bytesSent += len;
+        send(c, tx, seq, flags, len);
+        c.sndNxt = (flags & TcpFlag.fin) !== 0 ? seqAdd(next, 1) : next;
+        if (seqGt(c.sndNxt, c.sndMax)) c.sndMax = c.sndNxt;
+        if (c.rtoAt < 0) c.rtoAt = now + c.rto;
+        continue;
+      }
+      if (c.finQueued && c.sndNxt === dataEnd && (c.state === TcpState.finWait1 || c.state === TcpState.closing || c.state === TcpState.lastAck)) {
+        if (seqLt(c.sndNxt, c.sndMax)) c.stats.retransmits++;
+        send(c, tx, c.sndNxt, TcpFlag.fin | TcpFlag.ack, 0);
+        c.sndNxt = seqAdd(c.sndNxt, 1);
+        if (seqGt(c.sndNxt, c.sndMax)) c.sndMax = c.sndNxt;
+        if (c.rtoAt < 0) c.rtoAt = now + c.rto;
+        continue;
+      }
+      // Zero window with data waiting and nothing in flight: probe (RFC 9293 §3.8.6.1).
+      if (unsent > 0 && c.sndWnd === 0 && inFlight === 0 && c.persistAt < 0) c.persistAt = now + persistInterval(c);
+      break;
+    }
+  }
+  if (c.ackNow && (c.state as TcpStateValue) !== TcpState.closed) sendAck(c, tx);
+}
+
+function persistInterval(c: TcpConnection): number {
+  return Math.min(c.config.maxRtoMs, Math.max(c.config.minRtoMs, c.rto) * 2 ** c.persistBackoff);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Timers
+
+export function tcpNextDeadline(c: TcpConnection): number {
+  let at = -1;
+  for (const t of [c.rtoAt, c.delayedAckAt, c.persistAt, c.keepAliveAt, c.timeWaitAt, c.finWait2At]) if (t >= 0 && (at < 0 || t < at)) at = t;
+  return at;
+}
+
+export function tcpTimer(c: TcpConnection, now: number, tx: TcpTransmit): void {
+  if (c.timeWaitAt >= 0 && now >= c.timeWaitAt) return enterClosed(c, undefined);
+  if (c.finWait2At >= 0 && now >= c.finWait2At && c.state === TcpState.finWait2) return enterClosed(c, undefined);
+  if (c.rtoAt >= 0 && now >= c.rtoAt) {
+    c.stats.timeouts++;
+    c.retries++;
+    const synState = c.state === TcpState.synSent || c.state === TcpState.synReceived;
+    if (c.retries > (synState ? c.config.synRetries : c.config.maxRetries)) return enterClosed(c, "timeout");
+    c.rto = Math.min(c.rto * 2, c.config.maxRtoMs);
+    if (synState) c.sndNxt = c.iss;
+    else {
+      c.cc.onTimeout(c);
+      c.inRecovery = false;
+      c.recover = c.sndMax;
+      c.dupAcks = 0;
+      c.sacked.length = 0; // RFC 2018 §8: the receiver may renege
+      c.sndNxt = c.sndUna;
+    }
+    c.rttSeq = -1;
+    c.rtoAt = now + c.rto;
+  }
+  if (c.delayedAckAt >= 0 && now >= c.delayedAckAt) {
+    c.delayedAckAt = -1;
+    c.ackNow = true;
+  }
+  if (c.persistAt >= 0 && now >= c.persistAt) {
+    c.persistBackoff++;
+    c.persistAt = c.sndWnd === 0 ? now + persistInterval(c) : -1;
+    // A probe the receiver must answer with its window: one byte below SND.UNA, as Linux does.
+    send(c, tx, seqAdd(c.sndUna, -1), TcpFlag.ack, 0);
+  }
+  if (c.keepAliveIdleMs > 0 && (c.state === TcpState.established || c.state === TcpState.closeWait)) {
+    const due = c.lastReceivedAt + c.keepAliveIdleMs + c.keepAliveSent * c.keepAliveIntervalMs;
+    if (now >= due) {
+      if (c.keepAliveSent >= c.keepAliveProbes) return enterClosed(c, "timeout");
+      c.keepAliveSent++;
+      send(c, tx, seqAdd(c.sndUna, -1), TcpFlag.ack, 0);
+    }
+    c.keepAliveAt = c.lastReceivedAt + c.keepAliveIdleMs + c.keepAliveSent * c.keepAliveIntervalMs;
+  }
+}
+
+/** Keeps `keepAliveAt` current after traffic (the engine calls it before arming). */
+export function tcpRefreshKeepAlive(c: TcpConnection): void {
+  c.keepAliveAt =
+    c.keepAliveIdleMs > 0 && (c.state === TcpState.established || c.state === TcpState.closeWait)
+      ? c.lastReceivedAt + c.keepAliveIdleMs + c.keepAliveSent * c.keepAliveIntervalMs
+      : -1;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Application calls
+
+/** Copies as much of `data[offset..]` as fits into the send buffer; returns the bytes taken. */
+export function tcpWrite(c: TcpConnection, data: Uint8Array, offset: number): number {
+  const n = Math.min(data.length - offset, c.sendSpace);
+  if (n <= 0) return 0;
+  const size = c.sndBuf.length;
+  let tail = c.sndHead + c.sndLen;
+  if (tail >= size) tail -= size;
+  const first = Math.min(n, size - tail);
+  c.sndBuf.set(data.subarray(offset, offset + first), tail);
+  if (first < n) c.sndBuf.set(data.subarray(offset + first, offset + n), 0);
+  c.sndLen += n;
+  return n;
+}
+
+/** Shutdown for writing: the FIN follows the buffered data (ESTABLISHED → FIN-WAIT-1, CLOSE-WAIT → LAST-ACK). */
+export function tcpShutdownWrite(c: TcpConnection, now: number): void {
+  if (c.finQueued) return;
+  switch (c.state) {
+    case TcpState.synSent:
+      return enterClosed(c, undefined);
+    case TcpState.synReceived:
+      c.finQueued = true; // sent once established
+      return;
+    case TcpState.established:
+      c.finQueued = true;
+      c.state = TcpState.finWait1;
+      return;
+    case TcpState.closeWait:
+      c.finQueued = true;
+      c.state = TcpState.lastAck;
+      return;
+    default:
+      void now;
+  }
+}
+
+/** The application consumed `n` bytes: the window may reopen, and a window update go out. */
+export function tcpConsumed(c: TcpConnection, n: number): void {
+  c.rcvQueued -= n;
+  if (!isSynchronized(c.state)) return;
+  const avail = c.rcvBufSize - c.rcvQueued;
+  const potential = seqDiff(seqAdd(c.rcvNxt, avail), c.rcvAdvEdge);
+  // RFC 9293 §3.8.6.2.2: update once the window grows by min(half the buffer, MSS)... and at
+  // least two segments, so a reader that lags then catches up reopens the window at once.
+  if (potential >= Math.min(c.rcvBufSize >> 1, 2 * c.ourMss)) c.ackNow = true;
+}
+
+/** Abort: RST to the peer (unless never synchronized) and CLOSED. */
+export function tcpAbort(c: TcpConnection, tx: TcpTransmit): void {
+  if (c.state === TcpState.closed || c.state === TcpState.timeWait) return enterClosed(c, undefined);
+  if (c.state !== TcpState.synSent) tx.segment(c, c.sndNxt, TcpFlag.rst | TcpFlag.ack, 0);
+  enterClosed(c, undefined);
+}

@@ -1,0 +1,53 @@
+/** Transfers over a faulty link (loss, reordering, duplication, corruption), in virtual time. */
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { test } from "node:test";
+import type { LinkFaults } from "../src/link/faults.ts";
+import type { DirectTcpFlow } from "../src/tcp/flow.ts";
+import { ip } from "./support/stacks.ts";
+import { pair, readAll } from "./support/tcp.ts";
+
+const sha = (b: Uint8Array): string => createHash("sha256").update(b).digest("hex");
+function pattern(n: number, seed: number): Uint8Array {
+  const out = new Uint8Array(n);
+  let x = seed;
+  for (let i = 0; i < n; i++) {
+    x = (x * 1103515245 + 12345) >>> 0;
+    out[i] = x >>> 24;
+  }
+  return out;
+}
+
+async function transfer(faults: LinkFaults, size: number, seed: number) {
+  const { a, b, settle, netif } = pair({}, 64, { seed, ...faults });
+  const up = pattern(size, seed);
+  const down = pattern(size, seed + 1);
+  let serverFlow: DirectTcpFlow | undefined;
+  let serverDone: (hash: string) => void = () => {};
+  const serverGot = new Promise<string>((resolve) => (serverDone = resolve));
+  b.tcp.listen(80, async (flow) => {
+    serverFlow = flow as DirectTcpFlow;
+    const [got] = await Promise.all([readAll(flow), flow.write(down).then(() => flow.shutdown("write"))]);
+    serverDone(sha(got));
+  });
+  const flow = (await settle(a.tcp.connect(ip("10.0.0.2"), 80), 3_600_000)) as DirectTcpFlow;
+  const [got] = await settle(Promise.all([readAll(flow), flow.write(up).then(() => flow.shutdown("write"))]), 3_600_000);
+  assert.equal(sha(got), sha(down));
+  assert.equal(await settle(serverGot, 3_600_000), sha(up));
+  return { client: flow.info(), server: serverFlow!.info(), faults: netif!.faultStats() };
+}
+
+for (const [name, faults] of [
+  ["1% loss", { loss: 0.01 }],
+  ["5% loss", { loss: 0.05 }],
+  ["1% reordering", { reorder: 0.01, reorderMs: 2 }],
+  ["1% duplication", { duplicate: 0.01 }],
+  ["1% corruption", { corrupt: 0.01 }],
+  ["everything at once", { loss: 0.01, reorder: 0.01, duplicate: 0.01, corrupt: 0.01, delayMs: 1 }],
+] as Array<[string, LinkFaults]>) {
+  test(`1 MB each way under ${name} completes with matching hashes`, async () => {
+    const r = await transfer(faults, 1 << 20, 7);
+    if (faults.loss !== undefined) assert.ok(r.client.retransmits + r.server.retransmits > 0, "losses were repaired by retransmission");
+    console.log(`${name}: retransmits client ${r.client.retransmits} server ${r.server.retransmits}, faults ${JSON.stringify(r.faults)}`);
+  });
+}
