@@ -2,7 +2,7 @@
  * The typed error every wire decoder returns instead of throwing: which protocol refused the
  * bytes, a stable code for counters and tests, and a message for logs.
  */
-export type WireProtocol = "ethernet" | "arp" | "ipv4" | "icmpv4" | "udp" | "tcp" | "dhcp";
+export type WireProtocol = "ethernet" | "arp" | "ipv4" | "icmpv4" | "udp" | "tcp" | "dhcp" | "ipv6" | "icmpv6" | "ndp" | "mld";
 
 export type DecodeErrorCode =
   /** Fewer bytes than the header, or than a length field announces. */
