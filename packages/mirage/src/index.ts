@@ -32,4 +32,6 @@ export {
   ipv6OnlyKey,
 } from "./devices/network.ts";
 export { httpServer } from "./devices/http.ts";
+export { httpClient } from "./devices/http-client.ts";
+export { resolver, resolverKey, resolverPortKey } from "./devices/dns.ts";
 export { hardeningKey } from "./global-keys.ts";
