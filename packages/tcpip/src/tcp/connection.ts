@@ -1013,7 +1013,12 @@ export function tcpConsumed(c: TcpConnection, n: number): void {
   const potential = seqDiff(seqAdd(c.rcvNxt, avail), c.rcvAdvEdge);
   // RFC 9293 §3.8.6.2.2: update once the window grows by min(half the buffer, MSS)... and at
   // least two segments, so a reader that lags then catches up reopens the window at once.
-  if (potential >= Math.min(c.rcvBufSize >> 1, 2 * c.ourMss)) c.ackNow = true;
+  if (potential < Math.min(c.rcvBufSize >> 1, 2 * c.ourMss)) return;
+  // ...but only when the window still offered is at most half the buffer and the update would at
+  // least double it (as Linux does): while plenty is offered, the ACKs the data draws carry the
+  // window anyway, and a pure window update after every read only doubles the ACKs on the wire.
+  const offered = Math.max(0, seqDiff(c.rcvAdvEdge, c.rcvNxt));
+  if (2 * offered <= c.rcvBufSize && potential >= offered) c.ackNow = true;
 }
 
 /** Abort: RST to the peer (unless never synchronized) and CLOSED. */
