@@ -181,8 +181,9 @@ export interface BuiltExample {
  * Configures and builds a copy of examples/`example` (under test/, so that the workspace's
  * node_modules resolve) with `configureArgs`: tests of one example in different configurations
  * (socket, direct, DHCP) may run at once without rewriting each other's generated files.
+ * `prepare`, when given, runs on the copy before it is configured (extra htdocs, a certificate).
  */
-export function buildExampleCopy(example: string, name: string, configureArgs: string[]): BuiltExample {
+export function buildExampleCopy(example: string, name: string, configureArgs: string[], prepare?: (dir: string) => void): BuiltExample {
   const source = exampleDir(example);
   const dir = mkdtempSync(join(repoRoot, "test", `.tmp-${example}-`));
   const generated = new Set(["main.ts", "keys.ts", "package.json", "tsconfig.json", "dist", ".mirage", ".mirage.config", "node_modules"]);
@@ -190,6 +191,7 @@ export function buildExampleCopy(example: string, name: string, configureArgs: s
     if (!generated.has(entry)) cpSync(join(source, entry), join(dir, entry), { recursive: true });
   }
   try {
+    prepare?.(dir);
     configureAndBuild(dir, configureArgs);
   } catch (e) {
     rmSync(dir, { recursive: true, force: true });
