@@ -29,7 +29,6 @@ export * from "./icmpv4/engine.ts";
 export * from "./udp/engine.ts";
 export * from "./tcp/wire.ts";
 export * from "./tcp/reset.ts";
-export * from "./tcp/rst-only.ts";
 export * from "./tcp/seq.ts";
 export * from "./tcp/isn.ts";
 export * from "./tcp/congestion.ts";
