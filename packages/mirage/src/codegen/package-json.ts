@@ -44,7 +44,7 @@ export function generatePackageJson(options: {
     scripts: { build: "mirage build", clean: "mirage clean" },
     dependencies: record(options.dependencies),
     devDependencies: record(options.devDependencies),
-    engines: { node: ">=20" },
+    engines: { node: ">=20.11" },
   };
   return JSON.stringify(json, null, 2) + "\n";
 }
