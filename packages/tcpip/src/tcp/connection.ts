@@ -489,7 +489,15 @@ export function tcpInput(c: TcpConnection, now: number, seg: TcpSegmentIn, tx: T
   let dataLen = seg.length;
   let dataOff = seg.offset;
   let fin = (flags & TcpFlag.fin) !== 0;
-  const segLen = dataLen + ((flags & TcpFlag.syn) !== 0 ? 1 : 0) + (fin ? 1 : 0);
+  let syn = (flags & TcpFlag.syn) !== 0;
+  // Simultaneous open (§3.5 figure 7, line 6): the peer's SYN-ACK repeats the SYN we hold at IRS.
+  // That SYN is old (trimmed, as §3.10.7.4 trims any old part), so the ACK it carries completes
+  // the handshake at once, as in Linux, rather than the whole segment failing the window test.
+  if (syn && !rst && c.state === TcpState.synReceived && seqNo === c.irs) {
+    seqNo = seqAdd(seqNo, 1);
+    syn = false;
+  }
+  const segLen = dataLen + (syn ? 1 : 0) + (fin ? 1 : 0);
   const wnd = Math.max(0, seqDiff(c.rcvAdvEdge, c.rcvNxt));
   let acceptable: boolean;
   if (segLen === 0) acceptable = wnd === 0 ? seqNo === c.rcvNxt : seqGe(seqNo, c.rcvNxt) && seqLt(seqNo, seqAdd(c.rcvNxt, wnd));
@@ -519,13 +527,9 @@ export function tcpInput(c: TcpConnection, now: number, seg: TcpSegmentIn, tx: T
     return enterClosed(c, "reset");
   }
 
-  // 3. SYN in a synchronized state (RFC 5961 §4.2): challenge ACK.
-  if ((flags & TcpFlag.syn) !== 0 && c.state !== TcpState.synReceived) return challengeAck(c, now, tx);
-  if ((flags & TcpFlag.syn) !== 0) {
-    // Simultaneous open: the SYN is in our SYN-RECEIVED window only if it is the one we know.
-    if (seqNo !== c.irs) return challengeAck(c, now, tx);
-    seqNo = seqAdd(seqNo, 1);
-  }
+  // 3. SYN in a synchronized state (RFC 5961 §4.2), or in SYN-RECEIVED other than the one at IRS
+  // (trimmed above): challenge ACK.
+  if (syn) return challengeAck(c, now, tx);
 
   // Timestamps: remember the peer's latest TSval for segments covering RCV.NXT (RFC 7323 §4.3).
   if (c.tsEnabled && o.timestamps && seqLe(seqNo, c.rcvNxt)) c.tsRecent = o.tsVal;

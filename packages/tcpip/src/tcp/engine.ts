@@ -6,7 +6,11 @@
  * lazily re-armed timer.
  *
  * SYN floods: each listener holds at most `synBacklog` half-open connections and the engine at
- * most `maxConnections`; SYNs beyond are dropped, so memory stays bounded.
+ * most `maxConnections`, so memory stays bounded. A SYN that finds its listener's queue full
+ * evicts the oldest half-open connection (as a BSD syncache does) rather than being dropped: a
+ * flood's half-open connections never complete, so with tail drop they would hold the queue for
+ * the whole SYN-ACK retry time and starve real clients; evicted, each lives only as long as the
+ * flood takes to send `synBacklog` more SYNs, while a real handshake needs one round trip.
  */
 import { FlowError, type IpAddress, Ipv4Address, type Log, type MonotonicClock, type Random, type Tcp, type TcpFlow, type TcpListenOptions, type Time, type Timer } from "@mirage-ts/runtime";
 import { get16, get32, set16, set32 } from "../bytes.ts";
@@ -61,7 +65,7 @@ export interface TcpStats {
   rxResets: number;
   txResets: number;
   txSegments: number;
-  /** SYNs dropped because a SYN queue or the connection table was full. */
+  /** SYNs dropped because the connection table was full, plus half-open connections evicted from a full SYN queue. */
   synDropped: number;
   connectionsOpened: number;
   connectionsAccepted: number;
@@ -93,7 +97,8 @@ interface Listener {
   port: number;
   handler: (flow: TcpFlow) => void | Promise<void>;
   options: TcpListenOptions | undefined;
-  synQueue: number;
+  /** Half-open (SYN-RECEIVED) connections, oldest first. */
+  embryos: Set<Entry>;
 }
 
 /** A connection's place in the engine. */
@@ -219,7 +224,7 @@ export function createTcp(options: TcpEngineOptions): TcpEngine {
         entry.flow = flow;
         if (entry.listener !== undefined) {
           const l = entry.listener;
-          l.synQueue--;
+          l.embryos.delete(entry);
           entry.listener = undefined;
           stats.connectionsAccepted++;
           if (l.options?.keepAlive !== undefined) {
@@ -241,7 +246,7 @@ export function createTcp(options: TcpEngineOptions): TcpEngine {
       }
       entry.flow?.onEvents(events);
       if ((events & TcpEvent.closed) !== 0) {
-        if (entry.listener !== undefined) entry.listener.synQueue--;
+        entry.listener?.embryos.delete(entry);
         entry.listener = undefined;
         if (entry.failed !== undefined) {
           const failed = entry.failed;
@@ -348,15 +353,27 @@ export function createTcp(options: TcpEngineOptions): TcpEngine {
     const listener = listeners.get(dstPort);
     const flags = segIn.flags;
     if (listener !== undefined && rx.unicast && (flags & (TcpFlag.syn | TcpFlag.ack | TcpFlag.rst | TcpFlag.fin)) === TcpFlag.syn) {
-      if (listener.synQueue >= config.synBacklog || stats.activeConnections >= config.maxConnections) {
+      if (listener.embryos.size >= config.synBacklog) {
+        const oldest = listener.embryos.values().next().value;
+        if (oldest === undefined) {
+          stats.synDropped++;
+          return;
+        }
+        listener.embryos.delete(oldest);
+        oldest.listener = undefined;
+        remove(oldest);
+        stats.synDropped++;
+      }
+      if (stats.activeConnections >= config.maxConnections) {
         stats.synDropped++;
         return;
       }
       const conn = new TcpConnection(config, cc, rx.dst, dstPort, rx.src, srcPort);
       conn.tsOffset = isns.tsOffset(rx.dst, dstPort, rx.src, srcPort);
       tcpAccept(conn, now, segIn, isns.isn(rx.dst, dstPort, rx.src, srcPort, now), ourMss());
-      listener.synQueue++;
-      pump(register(conn, listener));
+      const entry = register(conn, listener);
+      listener.embryos.add(entry);
+      pump(entry);
       return;
     }
     sendReset(rx, off, headerLength);
@@ -373,7 +390,7 @@ export function createTcp(options: TcpEngineOptions): TcpEngine {
     listen(port, handler, listenOptions): void {
       if (!Number.isInteger(port) || port < 1 || port > 65535) throw new RangeError(`TCP listen: port ${port} is not an integer from 1 to 65535`);
       if (listeners.has(port)) throw new Error(`TCP port ${port} is already listened on by this stack`);
-      listeners.set(port, { port, handler, options: listenOptions, synQueue: 0 });
+      listeners.set(port, { port, handler, options: listenOptions, embryos: new Set() });
     },
     unlisten(port): void {
       listeners.delete(port);
