@@ -7,12 +7,12 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { buildExampleCopy, createTapHost, namespaceTestsUnavailable, tsharkFields, type BuiltExample, type TapHost } from "./helpers/netns.ts";
 import type { RunningUnikernel } from "./helpers/unikernel.ts";
+import { makeCertificate } from "./helpers/certificate.ts";
 
 const skip = namespaceTestsUnavailable("curl", "openssl", "socat", "tshark");
 if (skip !== undefined) console.log(`# direct-tcp: skipped: ${skip}`);
@@ -201,14 +201,7 @@ describe("our TCP against Linux: static-website-tls on --net=direct", { skip }, 
   let certificate = "";
   before(() => {
     site = buildExampleCopy("static-website-tls", "static-website-tls", ["--net=direct"], (dir) => {
-      const tls = join(dir, "tls");
-      mkdirSync(tls, { recursive: true });
-      certificate = join(tls, "server.pem");
-      execFileSync("openssl", [
-        "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
-        "-subj", "/CN=10.0.0.2", "-addext", "subjectAltName=IP:10.0.0.2",
-        "-keyout", join(tls, "server.key"), "-out", certificate,
-      ], { stdio: "ignore" });
+      certificate = makeCertificate(join(dir, "tls"), ["IP:10.0.0.2"]).certPath;
     });
   });
   after(() => site?.remove());

@@ -4,11 +4,12 @@
  */
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { createConnection } from "node:net";
-import { mkdirSync, rmSync, truncateSync, writeFileSync, existsSync, readFileSync } from "node:fs";
+import { rmSync, truncateSync, writeFileSync, existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { configureAndBuild, exampleDir, freePort, run } from "./helpers/unikernel.ts";
+import { makeCertificate } from "./helpers/certificate.ts";
 
 function curl(args: string[]): { status: number | null; stdout: string; stderr: string } {
   const r = spawnSync("curl", ["-sS", "--max-time", "10", ...args], { encoding: "utf8" });
@@ -201,12 +202,7 @@ describe("static-website-tls", () => {
   const dir = exampleDir("static-website-tls");
   const tls = join(dir, "tls");
   before(() => {
-    mkdirSync(tls, { recursive: true });
-    execFileSync("openssl", [
-      "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
-      "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
-      "-keyout", join(tls, "server.key"), "-out", join(tls, "server.pem"),
-    ], { stdio: "ignore" });
+    makeCertificate(tls, ["DNS:localhost", "IP:127.0.0.1"]);
     configureAndBuild(dir);
   });
   after(() => {

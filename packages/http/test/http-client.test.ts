@@ -3,8 +3,7 @@ import assert from "node:assert/strict";
 import { createServer as createHttpServer, type IncomingMessage, type RequestListener, type Server } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import { once } from "node:events";
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { AddressInfo } from "node:net";
@@ -13,6 +12,7 @@ import { connectSocketStack, type SocketStackV4V6 } from "@mirage-ts/unix";
 import { connectResolver, type Resolver } from "@mirage-ts/dns";
 import { connectHttpClient, type HttpClient } from "@mirage-ts/http";
 import { FakeDnsServer } from "../../dns/test/fake-dns-server.ts";
+import { makeCertificate } from "../../../test/helpers/certificate.ts";
 
 let dir: string;
 let cert: Buffer;
@@ -50,13 +50,7 @@ let securePort: number;
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), "mirage-http-client-"));
-  execFileSync("openssl", [
-    "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
-    "-subj", "/CN=web.test", "-addext", "subjectAltName=DNS:web.test,IP:127.0.0.1",
-    "-keyout", join(dir, "server.key"), "-out", join(dir, "server.pem"),
-  ], { stdio: "ignore" });
-  cert = readFileSync(join(dir, "server.pem"));
-  key = readFileSync(join(dir, "server.key"));
+  ({ cert, key } = makeCertificate(dir, ["DNS:web.test", "IP:127.0.0.1"]));
   dns = await FakeDnsServer.start({ "web.test": { A: ["127.0.0.1"] }, "www.web.test": { CNAME: "web.test" }, "other.test": { A: ["127.0.0.1"] } });
   stack = await connectSocketStack({ ipv4: Ipv4Prefix.of("127.0.0.1/8"), ipv6: Ipv6Prefix.of("::1/128"), ipv4Only: false, ipv6Only: false });
   resolver = connectResolver({ stack, resolver: Ipv4Address.localhost, port: dns.port, timeoutMs: 500 });

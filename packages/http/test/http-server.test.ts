@@ -5,12 +5,13 @@ import { get as httpsGet } from "node:https";
 import { connect as netConnect, createServer as createNetServer, type AddressInfo } from "node:net";
 import { once } from "node:events";
 import { execFile, execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Ipv4Prefix, Ipv6Prefix, type Endpoint } from "@mirage-ts/runtime";
 import { connectCrunchKv, connectSocketStack, type SocketStackV4V6 } from "@mirage-ts/unix";
 import { connectHttpServer, serveKv, tlsFromKv } from "@mirage-ts/http";
+import { makeCertificate } from "../../../test/helpers/certificate.ts";
 
 let dir: string;
 let cert: Buffer;
@@ -18,13 +19,7 @@ let key: Buffer;
 
 before(() => {
   dir = mkdtempSync(join(tmpdir(), "mirage-http-"));
-  execFileSync("openssl", [
-    "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
-    "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
-    "-keyout", join(dir, "server.key"), "-out", join(dir, "server.pem"),
-  ], { stdio: "ignore" });
-  cert = readFileSync(join(dir, "server.pem"));
-  key = readFileSync(join(dir, "server.key"));
+  ({ cert, key } = makeCertificate(dir, ["DNS:localhost", "IP:127.0.0.1"]));
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -5,11 +5,11 @@ import { request as httpsRequest } from "node:https";
 import { TLSSocket, connect as tlsConnect, createSecureContext } from "node:tls";
 import { createHash } from "node:crypto";
 import { once } from "node:events";
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { FlowError, Ipv6Address, Ipv4Address, asSocket, createFlowPair, type Flow } from "@mirage-ts/runtime";
+import { makeCertificate } from "../../../test/helpers/certificate.ts";
 
 const settle = async (ticks = 50) => {
   for (let i = 0; i < ticks; i++) await new Promise((r) => setImmediate(r));
@@ -291,13 +291,7 @@ let cert: Buffer;
 let key: Buffer;
 before(() => {
   tlsDir = mkdtempSync(join(tmpdir(), "mirage-tls-"));
-  execFileSync("openssl", [
-    "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
-    "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost",
-    "-keyout", join(tlsDir, "server.key"), "-out", join(tlsDir, "server.pem"),
-  ], { stdio: "ignore" });
-  cert = readFileSync(join(tlsDir, "server.pem"));
-  key = readFileSync(join(tlsDir, "server.key"));
+  ({ cert, key } = makeCertificate(tlsDir, ["DNS:localhost"]));
 });
 after(() => rmSync(tlsDir, { recursive: true, force: true }));
 
