@@ -12,33 +12,10 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { buildExampleCopy, createTapHost, namespaceTestsUnavailable, tsharkFields, unikernelMac, type BuiltExample, type TapHost } from "./helpers/netns.ts";
-import type { RunningUnikernel } from "./helpers/unikernel.ts";
+import { buildExampleCopy, createTapHost, namespaceTestsUnavailable, tsharkFields, unikernelMac, withUnikernel, type BuiltExample, type TapHost } from "./helpers/netns.ts";
 
 const skip = namespaceTestsUnavailable("ping", "socat", "tshark");
 if (skip !== undefined) console.log(`# direct-ipv4: skipped: ${skip}`);
-
-/** Runs `body` with a fresh namespace and the unikernel booted in it; always stops both. */
-async function withUnikernel(
-  built: BuiltExample,
-  hostOptions: Parameters<typeof createTapHost>[0],
-  args: string[],
-  ready: RegExp,
-  body: (host: TapHost, u: RunningUnikernel) => Promise<void>,
-): Promise<void> {
-  const host = createTapHost(hostOptions);
-  let u: RunningUnikernel | undefined;
-  try {
-    u = built.boot(host, args);
-    await u.waitFor(ready);
-    await body(host, u);
-    const { code } = await u.stop("SIGTERM");
-    assert.equal(code, 0, `SIGTERM must stop the unikernel cleanly:\n${u.output}`);
-  } finally {
-    if (u !== undefined && u.child.exitCode === null && u.child.signalCode === null) await u.stop("SIGKILL");
-    host.destroy();
-  }
-}
 
 /** Sends `data` to the unikernel with socat inside the namespace and returns what came back. */
 function udpExchange(host: TapHost, data: Buffer, port: number, extra = ""): { status: number | null; reply: Buffer; stderr: string } {

@@ -10,28 +10,11 @@ import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { buildExampleCopy, createTapHost, namespaceTestsUnavailable, tsharkFields, type BuiltExample, type TapHost } from "./helpers/netns.ts";
-import type { RunningUnikernel } from "./helpers/unikernel.ts";
+import { buildExampleCopy, namespaceTestsUnavailable, tsharkFields, withUnikernel, type BuiltExample, type TapHost } from "./helpers/netns.ts";
 import { makeCertificate } from "./helpers/certificate.ts";
 
 const skip = namespaceTestsUnavailable("curl", "openssl", "socat", "tshark");
 if (skip !== undefined) console.log(`# direct-tcp: skipped: ${skip}`);
-
-/** Runs `body` with a fresh namespace and the unikernel booted in it; always stops both. */
-async function withUnikernel(built: BuiltExample, args: string[], ready: RegExp, body: (host: TapHost, u: RunningUnikernel) => Promise<void>): Promise<void> {
-  const host = createTapHost({ kernelAddress: "10.0.0.1/24" });
-  let u: RunningUnikernel | undefined;
-  try {
-    u = built.boot(host, args);
-    await u.waitFor(ready);
-    await body(host, u);
-    const { code } = await u.stop("SIGTERM");
-    assert.equal(code, 0, `SIGTERM must stop the unikernel cleanly:\n${u.output}`);
-  } finally {
-    if (u !== undefined && u.child.exitCode === null && u.child.signalCode === null) await u.stop("SIGKILL");
-    host.destroy();
-  }
-}
 
 const sha256 = (data: Buffer): string => createHash("sha256").update(data).digest("hex");
 
@@ -81,7 +64,7 @@ describe("our TCP against Linux: static-website on --net=direct", { skip }, () =
 
   it("serves curl index.html, a 404 and a 2 MB file; tshark shows the options negotiated, the MSS honoured, no retransmission and a RST for a closed port", async () => {
     const pcap = join(site.dir, "tcp.pcap");
-    await withUnikernel(site, [`--pcap=${pcap}`], /serving http:/, async (host) => {
+    await withUnikernel(site, { kernelAddress: "10.0.0.1/24" }, [`--pcap=${pcap}`], /serving http:/, async (host) => {
       const index = curl(host, ["-i", "http://10.0.0.2:8080/index.html"]);
       assert.equal(index.status, 0, index.stderr);
       assert.match(index.stdout, /^HTTP\/1\.1 200/);
@@ -150,7 +133,7 @@ describe("our TCP against Linux: static-website on --net=direct", { skip }, () =
   });
 
   it("serves 100 connections from Linux open at once", async () => {
-    await withUnikernel(site, [], /serving http:/, async (host) => {
+    await withUnikernel(site, { kernelAddress: "10.0.0.1/24" }, [], /serving http:/, async (host) => {
       const r = host.run(process.execPath, ["-e", concurrentClient, "10.0.0.2", "8080", "100"], { timeoutMs: 30_000 });
       assert.equal(r.status, 0, r.stderr);
       const statuses = r.stdout.trim().split("\n");
@@ -170,7 +153,7 @@ describe("our TCP against Linux: the network example's echo on --net=direct", { 
   it("echoes 4 MiB from socat: Linux's bulk segments fit our MSS, and we retransmit nothing on a clean link", async (t) => {
     const pcap = join(network.dir, "echo.pcap");
     const data = randomBytes(4 * 1024 * 1024);
-    await withUnikernel(network, [`--pcap=${pcap}`], /echoing on TCP port 8080/, async (host) => {
+    await withUnikernel(network, { kernelAddress: "10.0.0.1/24" }, [`--pcap=${pcap}`], /echoing on TCP port 8080/, async (host) => {
       const r = host.run("socat", ["-T", "10", "-", "TCP:10.0.0.2:8080"], { input: data, timeoutMs: 60_000 });
       assert.equal(r.status, 0, r.stderr);
       assert.equal(r.stdoutBytes.length, data.length);
@@ -207,7 +190,7 @@ describe("our TCP against Linux: static-website-tls on --net=direct", { skip }, 
   after(() => site?.remove());
 
   it("serves curl over HTTPS with --cacert, and openssl s_client completes a verified handshake", async () => {
-    await withUnikernel(site, [], /serving https:/, async (host) => {
+    await withUnikernel(site, { kernelAddress: "10.0.0.1/24" }, [], /serving https:/, async (host) => {
       const page = curl(host, ["-i", "--cacert", certificate, "https://10.0.0.2:4433/"]);
       assert.equal(page.status, 0, page.stderr);
       assert.match(page.stdout, /^HTTP\/1\.1 200/);

@@ -10,6 +10,7 @@ import { execFileSync, spawn, spawnSync, type ChildProcess, type SpawnOptions } 
 import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
+import assert from "node:assert/strict";
 import { configureAndBuild, exampleDir, repoRoot, RunningUnikernel } from "./unikernel.ts";
 
 /** Why namespace tests cannot run here, or undefined when they can. */
@@ -231,4 +232,26 @@ export function tsharkFields(pcap: string, filter: string, fields: string[]): st
 export async function unikernelMac(u: RunningUnikernel): Promise<string> {
   const m = await u.waitFor(/direct stack on ([0-9a-f]{2}(?::[0-9a-f]{2}){5})/);
   return m[1]!;
+}
+
+/** Runs `body` with a fresh namespace and the unikernel booted in it; always stops both. */
+export async function withUnikernel(
+  built: BuiltExample,
+  hostOptions: Parameters<typeof createTapHost>[0],
+  args: string[],
+  ready: RegExp,
+  body: (host: TapHost, u: RunningUnikernel) => Promise<void>,
+): Promise<void> {
+  const host = createTapHost(hostOptions);
+  let u: RunningUnikernel | undefined;
+  try {
+    u = built.boot(host, args);
+    await u.waitFor(ready);
+    await body(host, u);
+    const { code } = await u.stop("SIGTERM");
+    assert.equal(code, 0, `SIGTERM must stop the unikernel cleanly:\n${u.output}`);
+  } finally {
+    if (u !== undefined && u.child.exitCode === null && u.child.signalCode === null) await u.stop("SIGKILL");
+    host.destroy();
+  }
 }
