@@ -137,8 +137,8 @@ test("socket stack: several megabytes through an echo with back-pressure both wa
   await stack.disconnect();
 });
 
-test("socket stack: a reader that stops reading stalls the writer instead of buffering", async () => {
-  const stack = await stackWith();
+/** Listens on an ephemeral port, connects a Node client and returns both ends of that connection. */
+async function acceptOne(stack: Awaited<ReturnType<typeof stackWith>>): Promise<{ endpoint: Endpoint; client: Socket; serverFlow: TcpFlow }> {
   let serverFlow: TcpFlow | undefined;
   const accepted = new Promise<void>((resolve) =>
     stack.tcp.listen(0, (flow) => {
@@ -149,6 +149,12 @@ test("socket stack: a reader that stops reading stalls the writer instead of buf
   const [endpoint] = await stack.tcp.whenListening(0);
   const client = await connectNode(endpoint!);
   await accepted;
+  return { endpoint: endpoint!, client, serverFlow: serverFlow! };
+}
+
+test("socket stack: a reader that stops reading stalls the writer instead of buffering", async () => {
+  const stack = await stackWith();
+  const { endpoint, client, serverFlow } = await acceptOne(stack);
   // Nobody reads serverFlow: the client must stall once the kernel buffers and the flow's bounded
   // queue are full. A write whose 'drain' does not come within a while counts as stalled.
   const chunk = Buffer.alloc(256 * 1024, 1);
@@ -301,16 +307,7 @@ test("socket stack: a throwing handler closes its flow and the stack keeps servi
 
 test("socket stack: disconnect resolves listen() and closes servers and flows", async () => {
   const stack = await stackWith();
-  let serverFlow: TcpFlow | undefined;
-  const accepted = new Promise<void>((resolve) =>
-    stack.tcp.listen(0, (flow) => {
-      serverFlow = flow;
-      resolve();
-    }),
-  );
-  const [endpoint] = await stack.tcp.whenListening(0);
-  const client = await connectNode(endpoint!);
-  await accepted;
+  const { endpoint, client, serverFlow } = await acceptOne(stack);
   const listening = stack.listen();
   const reading = serverFlow!.read();
   const clientClosed = once(client, "close");
