@@ -7,6 +7,7 @@ import { Ipv4Address, type Result } from "@mirage-ts/runtime";
 import { get16, get32, placePayload, set16, set32 } from "../bytes.ts";
 import { checksumValid, internetChecksum } from "../checksum.ts";
 import { type DecodeError, decodeError } from "../decode-error.ts";
+import { IcmpView } from "../icmp-view.ts";
 
 export const ICMPV4_HEADER_LEN = 8;
 
@@ -25,36 +26,7 @@ export const DestinationUnreachableCode = {
 export const TimeExceededCode = { ttl: 0, reassembly: 1 } as const;
 
 /** Field access over an ICMPv4 message at `offset`; no validation, bounds-safe. */
-export class IcmpV4View {
-  constructor(readonly bytes: Uint8Array, readonly offset = 0) {}
-
-  type(): number {
-    return this.bytes[this.offset] ?? 0;
-  }
-  code(): number {
-    return this.bytes[this.offset + 1] ?? 0;
-  }
-  checksum(): number {
-    return get16(this.bytes, this.offset + 2);
-  }
-  /** Echo identifier (bytes 4-5). */
-  identifier(): number {
-    return get16(this.bytes, this.offset + 4);
-  }
-  /** Echo sequence number (bytes 6-7). */
-  sequence(): number {
-    return get16(this.bytes, this.offset + 6);
-  }
-  /** The "rest of header" word (bytes 4-7). */
-  restOfHeader(): number {
-    return get32(this.bytes, this.offset + 4);
-  }
-  body(): Uint8Array {
-    return this.bytes.subarray(Math.min(this.offset + ICMPV4_HEADER_LEN, this.bytes.length));
-  }
-  setType(value: number): void {
-    if (this.offset < this.bytes.length) this.bytes[this.offset] = value;
-  }
+export class IcmpV4View extends IcmpView {
   /** Recomputes the checksum over `length` bytes (the whole message) after an in-place change. */
   fillChecksum(length: number): void {
     set16(this.bytes, this.offset + 2, 0);

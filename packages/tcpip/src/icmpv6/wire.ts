@@ -8,9 +8,10 @@
  * (RFC 4443 §2.4 (c)): `quoteIpv6Packet`.
  */
 import type { Ipv6Address, Result } from "@mirage-ts/runtime";
-import { get16, get32, placePayload, set16, set32 } from "../bytes.ts";
+import { placePayload, set16, set32 } from "../bytes.ts";
 import { checksumValid, internetChecksum, pseudoHeaderSum } from "../checksum.ts";
 import { type DecodeError, decodeError } from "../decode-error.ts";
+import { IcmpView } from "../icmp-view.ts";
 import { walkIpv6ExtensionHeaders } from "../ipv6/extension-headers.ts";
 import { IPV6_HEADER_LEN, IPV6_MIN_MTU, Ipv6NextHeader, Ipv6View } from "../ipv6/wire.ts";
 
@@ -52,34 +53,7 @@ export const IcmpV6TimeExceededCode = { hopLimit: 0, reassembly: 1 } as const;
 export const ICMPV6_ERROR_QUOTE_LIMIT = IPV6_MIN_MTU - IPV6_HEADER_LEN - ICMPV6_HEADER_LEN;
 
 /** Field access over an ICMPv6 message at `offset`; no validation, bounds-safe. */
-export class IcmpV6View {
-  constructor(readonly bytes: Uint8Array, readonly offset = 0) {}
-
-  type(): number {
-    return this.bytes[this.offset] ?? 0;
-  }
-  code(): number {
-    return this.bytes[this.offset + 1] ?? 0;
-  }
-  checksum(): number {
-    return get16(this.bytes, this.offset + 2);
-  }
-  identifier(): number {
-    return get16(this.bytes, this.offset + 4);
-  }
-  sequence(): number {
-    return get16(this.bytes, this.offset + 6);
-  }
-  /** Bytes 4-7: the MTU of a packet too big, the pointer of a parameter problem. */
-  restOfHeader(): number {
-    return get32(this.bytes, this.offset + 4);
-  }
-  body(): Uint8Array {
-    return this.bytes.subarray(Math.min(this.offset + ICMPV6_HEADER_LEN, this.bytes.length));
-  }
-  setType(value: number): void {
-    if (this.offset < this.bytes.length) this.bytes[this.offset] = value;
-  }
+export class IcmpV6View extends IcmpView {
   /** Recomputes the checksum over `length` bytes after an in-place change. */
   fillChecksum(length: number, src: Ipv6Address, dst: Ipv6Address): void {
     set16(this.bytes, this.offset + 2, 0);
