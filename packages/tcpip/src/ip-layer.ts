@@ -83,4 +83,9 @@ export interface IpLayer<A> {
   hash32(a: A): number;
   /** Formats an address for logs and errors ("10.0.0.2", "2001:db8::1"). */
   format(a: A): string;
+  /**
+   * Forward progress with `dst` (a TCP ACK of new data): IPv6 marks the next hop REACHABLE without
+   * probing it (RFC 4861 §7.3.1). Optional: IPv4 (ARP) has no use for it.
+   */
+  confirmReachable?(dst: A): void;
 }

@@ -18,7 +18,7 @@ function network(serverOptions: Parameters<typeof dhcpServer>[2] = {}) {
 
 test("DISCOVER, OFFER, REQUEST, ACK: the stack takes the lease, logs it and exposes it", async () => {
   const { vt, server, client, stack } = network();
-  assert.deepEqual(client.ip.addresses(), []);
+  assert.deepEqual(client.ip.addresses().filter((a) => a.family === 4), []);
   const lease = await settle(vt, client.dhcp!.waitForLease());
   assert.equal(lease.address.toString(), "10.0.0.57/24");
   assert.ok(lease.router?.equals(ip("10.0.0.1")));
@@ -28,7 +28,7 @@ test("DISCOVER, OFFER, REQUEST, ACK: the stack takes the lease, logs it and expo
   const config = client.ip.config();
   assert.equal(config.ipv4?.prefix.toString(), "10.0.0.57/24");
   assert.ok(config.ipv4?.gateway?.equals(ip("10.0.0.1")));
-  assert.deepEqual(client.ip.addresses().map(String), ["10.0.0.57"]);
+  assert.deepEqual(client.ip.addresses().filter((a) => a.family === 4).map(String), ["10.0.0.57"]);
   assert.equal(client.dhcp!.state(), "bound");
   assert.equal(dhcpOf(client), client.dhcp);
   // What went on the wire: DISCOVER and REQUEST broadcast from 0.0.0.0:68 to 255.255.255.255:67.
@@ -57,7 +57,7 @@ test("connectDirectStack resolves once the first lease is bound", async () => {
   const { vt, sw } = lan();
   dhcpServer(vt, sw.connect());
   const stack = await settle(vt, connectDirectStack({ netif: sw.connect(), clock: vt.clock, time: vt.time, random: seededRandom(5), ipv4: { dhcp: true }, log: memoryLog() }));
-  assert.equal(stack.ip.addresses().length, 1);
+  assert.equal(stack.ip.addresses().filter((a) => a.family === 4).length, 1);
   await stack.disconnect();
   assert.equal(vt.pending(), 0);
 });
@@ -87,7 +87,7 @@ test("renewal at T1: REQUEST unicast to the server from the leased address, ACK 
   // And again 60 s later, for as long as the server agrees.
   await vt.advance(60_000);
   assert.equal(server.received.filter((r) => r.phase === "renewing").length, 2);
-  assert.deepEqual(client.ip.addresses().map(String), ["10.0.0.57"]);
+  assert.deepEqual(client.ip.addresses().filter((a) => a.family === 4).map(String), ["10.0.0.57"]);
 });
 
 test("T1 and T2 given by the server are used", async () => {
@@ -118,7 +118,7 @@ test("rebinding at T2 when the server does not answer renewals: a broadcast REQU
   assert.ok(rebind[0]!.message.ciaddr.equals(ip("10.0.0.57")));
   assert.equal(client.dhcp!.state(), "bound");
   assert.equal(client.dhcp!.lease()!.obtainedAt, t2);
-  assert.deepEqual(client.ip.addresses().map(String), ["10.0.0.57"]);
+  assert.deepEqual(client.ip.addresses().filter((a) => a.family === 4).map(String), ["10.0.0.57"]);
 });
 
 test("a NAK to a renewal drops the address and restarts from DISCOVER; the new lease is used", async () => {
@@ -131,7 +131,7 @@ test("a NAK to a renewal drops the address and restarts from DISCOVER; the new l
   await vt.advanceTo(first.obtainedAt + 60_000);
   await vt.advance(10);
   assert.deepEqual(events, ["lost", "10.0.0.58/24"]);
-  assert.deepEqual(client.ip.addresses().map(String), ["10.0.0.58"]);
+  assert.deepEqual(client.ip.addresses().filter((a) => a.family === 4).map(String), ["10.0.0.58"]);
   assert.ok(client.log.lines.some((l) => l.includes("10.0.0.57/24 refused by the server (NAK)")));
   const phases = server.received.map((r) => r.phase);
   assert.deepEqual(phases.slice(-3), ["renewing", "discover", "selecting"]);
@@ -163,11 +163,11 @@ test("lease expiry: a silent server makes the address go at expiry, then DISCOVE
   server.offer = false;
   const expiry = lease.obtainedAt + 120_000;
   await vt.advanceTo(expiry - 1);
-  assert.deepEqual(client.ip.addresses().map(String), ["10.0.0.57"]);
+  assert.deepEqual(client.ip.addresses().filter((a) => a.family === 4).map(String), ["10.0.0.57"]);
   assert.equal(client.dhcp!.state(), "rebinding");
   const before = server.received.length;
   await vt.advance(10);
-  assert.deepEqual(client.ip.addresses(), []);
+  assert.deepEqual(client.ip.addresses().filter((a) => a.family === 4), []);
   assert.equal(client.dhcp!.lease(), undefined);
   assert.equal(client.dhcp!.state(), "selecting");
   assert.ok(client.log.lines.some((l) => l.includes("10.0.0.57/24 expired")));

@@ -55,24 +55,29 @@ test("with dhcp, connecting waits for the first lease", async () => {
   await assert.rejects(pending);
 });
 
-test("the IPv6 keys: --ipv6-only refuses (no family would be left), --ipv6 is ignored with a warning", async () => {
-  assert.match(directStackOptionsProblem({ ipv4: Ipv4Prefix.of("10.0.0.2/24"), ipv6Only: true }) ?? "", /no IPv6 yet/);
+test("the family keys: both -only keys are refused, --ipv6-only turns IPv4 off, --ipv6 is ignored with a warning under --ipv4-only", async () => {
   assert.match(directStackOptionsProblem({ ipv4: Ipv4Prefix.of("10.0.0.2/24"), ipv4Only: true, ipv6Only: true }) ?? "", /cannot both be true/);
+  assert.equal(directStackOptionsProblem({ ipv4: Ipv4Prefix.of("10.0.0.2/24"), ipv6Only: true }), undefined, "IPv4 off: its keys do not matter");
   assert.match(directStackOptionsProblem({}) ?? "", /needs a static --ipv4 address or DHCP/);
   assert.match(directStackOptionsProblem({ dhcp: true, ipv4: Ipv4Prefix.of("10.0.0.2/24") }) ?? "", /not both/);
   assert.equal(directStackOptionsProblem({ dhcp: true, ipv4Only: true }), undefined);
 
   const { vt, sw } = lan();
   const base = { netif: sw.connect(), clock: vt.clock, time: vt.time, random: seededRandom(5), ipv4: Ipv4Prefix.of("10.0.0.9/24") };
-  await assert.rejects(connectDirectStackV4V6({ ...base, ipv6Only: true }), /--ipv6-only=true turns IPv4 off/);
   const log = memoryLog();
-  const s = await connectDirectStackV4V6({ ...base, ipv6: Ipv6Prefix.of("fd00::2/64"), ipv6Gateway: Ipv6Address.of("fd00::1"), log });
+  const s = await connectDirectStackV4V6({ ...base, ipv4Only: true, ipv6: Ipv6Prefix.of("fd00::2/64"), ipv6Gateway: Ipv6Address.of("fd00::1"), log });
   assert.deepEqual(log.lines, [
-    "warning --ipv6=fd00::2/64 is ignored: the direct stack has no IPv6 yet (it runs IPv4 only)",
-    "warning --ipv6-gateway=fd00::1 is ignored: the direct stack has no IPv6 yet (it runs IPv4 only)",
+    "warning --ipv6=fd00::2/64 is ignored: --ipv4-only=true turns IPv6 off",
+    "warning --ipv6-gateway=fd00::1 is ignored: --ipv4-only=true turns IPv6 off",
   ]);
   assert.equal(s.ip.config().ipv6, undefined);
+  assert.deepEqual(s.ip.addresses().map(String), ["10.0.0.9"]);
   await s.disconnect();
+
+  const v6only = await connectDirectStackV4V6({ ...base, netif: sw.connect(), ipv6Only: true, log: memoryLog() });
+  assert.equal(v6only.ip.config().ipv4, undefined, "no IPv4 address with --ipv6-only=true");
+  await assert.rejects(v6only.udp.send({ dst: ip("10.0.0.1"), dstPort: 7, data: Uint8Array.of(1) }), /IPv4 is turned off \(--ipv6-only=true\)/);
+  await v6only.disconnect();
 });
 
 test("connectPcapNetif records both directions when enabled, passes through when not, and never disconnects the netif", async () => {

@@ -7,6 +7,11 @@
  *
  * Handlers receive the whole frame (the payload starts at ETHERNET_HEADER_LEN): no subarray is
  * made per frame. The frame is only valid during the call (the netif reuses its buffer).
+ *
+ * Multicast groups are counted: IPv6 joins the group of a solicited-node address once per
+ * address that needs it (a link-local and a SLAAC address with one interface identifier share
+ * 33:33:ff:xx:xx:xx), and the group is left only when the last of them leaves. The IPv4 path
+ * pays nothing for it: unicast frames are matched before any group lookup.
  */
 import type { Log, MacAddress, Netif } from "@mirage-ts/runtime";
 import { get16, set16 } from "../bytes.ts";
@@ -24,7 +29,7 @@ export interface EthernetStats {
   /** 802.3 frames (a length where the EtherType would be). */
   rxNot8023: number;
   rxTruncated: number;
-  /** No handler for the EtherType (IPv6 until it exists, LLDP...). */
+  /** No handler for the EtherType (LLDP..., or IPv6 with --ipv4-only). */
   rxUnknownEtherType: number;
   /** A handler threw: a bug, counted and logged, never allowed to stop the stack. */
   rxHandlerErrors: number;
@@ -39,6 +44,7 @@ export interface EthernetEngine {
   /** The largest payload (IP packet) a frame carries. */
   readonly mtu: number;
   setHandler(etherType: number, handler: EthernetHandler | undefined): void;
+  /** Receives frames for `group` (a multicast MAC); counted: each join needs its leave. */
   joinMulticast(group: MacAddress): void;
   leaveMulticast(group: MacAddress): void;
   /**
@@ -68,7 +74,7 @@ export function createEthernet(options: EthernetOptions): EthernetEngine {
   const log = options.log ?? silentLog;
   const mac = netif.mac;
   const macBytes = mac.toBytes();
-  const groups = new Set<number>();
+  const groups = new Map<number, number>();
   const others = new Map<number, EthernetHandler>();
   let ipv4: EthernetHandler | undefined;
   let arp: EthernetHandler | undefined;
@@ -140,10 +146,16 @@ export function createEthernet(options: EthernetOptions): EthernetEngine {
       else others.set(etherType, handler);
     },
     joinMulticast(group): void {
-      if (group.isMulticast()) groups.add(macKey(group.toBytes(), 0));
+      if (!group.isMulticast()) return;
+      const key = macKey(group.toBytes(), 0);
+      groups.set(key, (groups.get(key) ?? 0) + 1);
     },
     leaveMulticast(group): void {
-      groups.delete(macKey(group.toBytes(), 0));
+      const key = macKey(group.toBytes(), 0);
+      const count = groups.get(key);
+      if (count === undefined) return;
+      if (count <= 1) groups.delete(key);
+      else groups.set(key, count - 1);
     },
     transmit(buffer, start, payloadLength, dst, etherType): boolean {
       dst.toBytes(buffer, start);

@@ -78,6 +78,8 @@ export interface Ipv4Rx {
   dst: number;
   protocol: number;
   ttl: number;
+  /** The same as `ttl`: the name the IpLayer contract (ip-layer.ts) gives it for both families. */
+  hopLimit: number;
   tos: number;
   /**
    * Sent to our own unicast address. False for broadcasts, and for anything accepted while we
@@ -232,7 +234,7 @@ export function createIpv4(options: Ipv4Options): Ipv4Engine {
   };
   const rx: Ipv4Rx = {
     buffer: txBuffer, payloadOffset: 0, payloadLength: 0, header: txBuffer, headerOffset: 0, headerLength: 0,
-    src: 0, dst: 0, protocol: 0, ttl: 0, tos: 0, unicast: false, owned: false,
+    src: 0, dst: 0, protocol: 0, ttl: 0, hopLimit: 0, tos: 0, unicast: false, owned: false,
   };
 
   // ---- receive
@@ -266,7 +268,7 @@ export function createIpv4(options: Ipv4Options): Ipv4Engine {
         rx.src = packet.src.value;
         rx.dst = dst;
         rx.protocol = packet.protocol;
-        rx.ttl = packet.ttl;
+        rx.ttl = rx.hopLimit = packet.ttl;
         rx.tos = packet.tos;
         rx.unicast = dst === ourAddress;
         rx.owned = true;
@@ -378,7 +380,7 @@ export function createIpv4(options: Ipv4Options): Ipv4Engine {
     rx.src = src;
     rx.dst = dst;
     rx.protocol = protocol;
-    rx.ttl = bytes[offset + 8]!;
+    rx.ttl = rx.hopLimit = bytes[offset + 8]!;
     rx.tos = bytes[offset + 1]!;
     rx.unicast = unicast;
     rx.owned = owned;

@@ -50,8 +50,11 @@ export const newReno: CongestionControl = {
   onPartialAck(c, acked) {
     c.cwnd = Math.max(c.sndMss, c.cwnd - acked + c.sndMss);
   },
+  // RFC 6582 §3.2 step 3, option 2. Option 1 (min(ssthresh, FlightSize + SMSS)) leaves an
+  // application-limited sender (an echo, a request-response) with one segment of window, and a
+  // single loss of that segment then waits for the retransmission timer instead of three dupacks.
   onExitRecovery(c) {
-    c.cwnd = Math.min(c.ssthresh, Math.max(c.flight, 0) + c.sndMss);
+    c.cwnd = c.ssthresh;
   },
   onTimeout(c) {
     c.ssthresh = Math.max(Math.floor(c.flight / 2), 2 * c.sndMss);

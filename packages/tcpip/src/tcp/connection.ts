@@ -97,6 +97,8 @@ export interface TcpConnectionStats {
   outOfOrderSegments: number;
   /** Segments dropped by PAWS (RFC 7323 §5). */
   pawsDrops: number;
+  /** Data arrived after the application closed the connection: answered with RST (RFC 9293 §3.6.1, RFC 2525). */
+  abortsOnData: number;
 }
 
 /**
@@ -121,7 +123,11 @@ export interface TcpSegmentIn {
   options: TcpOptions;
 }
 
-export class TcpConnection implements CongestionState {
+/**
+ * `A` is the network layer's address type (a number for IPv4, an Ipv6Address for IPv6): the
+ * machine never looks at addresses, it only carries them for the engine.
+ */
+export class TcpConnection<A = unknown> implements CongestionState {
   state: TcpStateValue = TcpState.closed;
   /** Opened by connect() (SYN-SENT) rather than by a listener. */
   active = false;
@@ -140,6 +146,7 @@ export class TcpConnection implements CongestionState {
     dupAcksReceived: 0,
     outOfOrderSegments: 0,
     pawsDrops: 0,
+    abortsOnData: 0,
   };
 
   // Send sequence space.
@@ -161,8 +168,11 @@ export class TcpConnection implements CongestionState {
   /** Our MSS (MTU - 40), announced in our SYN. */
   ourMss = 1460;
 
-  // Send buffer: a ring holding bytes from `bufSeq` (the first unacknowledged data byte).
-  readonly sndBuf: Uint8Array;
+  // Send buffer: a ring holding bytes from `bufSeq` (the first unacknowledged data byte). It is
+  // allocated by the first write (tcpWrite), not with the connection: a SYN queue full of
+  // half-open connections, or connections that only receive, must not cost a send buffer each.
+  sndBuf: Uint8Array = NO_SEND_BUFFER;
+  readonly sndBufSize: number;
   sndHead = 0;
   sndLen = 0;
   bufSeq = 0;
@@ -210,6 +220,9 @@ export class TcpConnection implements CongestionState {
   // RTO (RFC 6298).
   srtt = -1;
   rttvar = 0;
+  /** The latest RTT sample and the smallest seen (ms; -1 before the first). */
+  lastRtt = -1;
+  minRtt = -1;
   rto: number;
   rtoAt = -1;
   retries = 0;
@@ -243,12 +256,12 @@ export class TcpConnection implements CongestionState {
   constructor(
     readonly config: TcpConfig,
     readonly cc: CongestionControl,
-    readonly localAddress: number,
+    readonly localAddress: A,
     readonly localPort: number,
-    readonly remoteAddress: number,
+    readonly remoteAddress: A,
     readonly remotePort: number,
   ) {
-    this.sndBuf = new Uint8Array(config.sendBufferSize);
+    this.sndBufSize = config.sendBufferSize;
     this.rcvBufSize = config.receiveBufferSize;
     this.rto = config.initialRtoMs;
     this.keepAliveIntervalMs = config.keepAliveIntervalMs;
@@ -263,12 +276,14 @@ export class TcpConnection implements CongestionState {
   }
   /** Room left in the send buffer. */
   get sendSpace(): number {
-    return this.sndBuf.length - this.sndLen;
+    return this.sndBufSize - this.sndLen;
   }
 }
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
+
+const NO_SEND_BUFFER = new Uint8Array(0);
 
 const isSynchronized = (s: TcpStateValue): boolean => s >= TcpState.established;
 const canSend = (s: TcpStateValue): boolean =>
@@ -416,6 +431,8 @@ function applyPeerSynOptions(c: TcpConnection, seg: TcpSegmentIn): void {
 function updateRtt(c: TcpConnection, sample: number): void {
   const cfg = c.config;
   if (sample < 0) return;
+  c.lastRtt = sample;
+  if (c.minRtt < 0 || sample < c.minRtt) c.minRtt = sample;
   if (c.srtt < 0) {
     c.srtt = sample;
     c.rttvar = sample / 2;
@@ -595,6 +612,13 @@ export function tcpInput(c: TcpConnection, now: number, seg: TcpSegmentIn, tx: T
     dataLen = Math.max(0, room);
     fin = false;
   }
+  if (dataLen > 0 && c.orphaned) {
+    // Nobody will ever read this: RFC 9293 §3.6.1 (and RFC 2525, "failure to RST on close with
+    // data pending") says reset, as Linux does (LINUX_MIB_TCPABORTONDATA), rather than ACK and drop.
+    c.stats.abortsOnData++;
+    tx.segment(c, seg.ack, TcpFlag.rst, 0);
+    return enterClosed(c, "reset");
+  }
   if (dataLen > 0) {
     c.stats.bytesReceived += dataLen;
     if (seqNo === c.rcvNxt) {
@@ -725,7 +749,7 @@ function synSentInput(c: TcpConnection, now: number, seg: TcpSegmentIn, tx: TcpT
 function processAck(c: TcpConnection, now: number, seg: TcpSegmentIn, ack: number, dataLen: number, tx: TcpTransmit): void {
   const o = seg.options;
   const window = seg.window << c.sndWscale;
-  if (c.sackEnabled && o.sackCount > 0) recordSack(c, o);
+  const newSack = c.sackEnabled && o.sackCount > 0 && recordSack(c, o);
   if (seqGt(ack, c.sndUna)) {
     const acked = seqDiff(ack, c.sndUna);
     // RTT: from the echoed timestamp (RFC 7323 §4.1), or the timed segment (Karn's rule).
@@ -761,14 +785,15 @@ function processAck(c: TcpConnection, now: number, seg: TcpSegmentIn, ack: numbe
     c.dupAcks = 0;
     // RFC 6298 §5.2/5.3: all acknowledged → stop the timer; otherwise restart it.
     c.rtoAt = c.sndUna === c.sndMax ? -1 : now + c.rto;
-  } else if (ack === c.sndUna && dataLen === 0 && (seg.flags & TcpFlag.fin) === 0 && window === c.sndWnd && c.sndUna !== c.sndMax) {
-    // A duplicate ACK (RFC 5681 §2).
+  } else if (ack === c.sndUna && c.sndUna !== c.sndMax && (newSack || (dataLen === 0 && (seg.flags & TcpFlag.fin) === 0 && window === c.sndWnd))) {
+    // A duplicate ACK (RFC 5681 §2), or with SACK one that SACKs new data even when it carries
+    // data or a new window (RFC 6675 §2): in a transfer both ways nearly every ACK carries data.
     c.stats.dupAcksReceived++;
     c.dupAcks++;
     if (c.inRecovery) {
       c.cc.onDupAck(c);
       if (c.sackEnabled) retransmitNext(c, tx);
-    } else if (c.dupAcks === 3 && seqGt(ack, c.recover)) {
+    } else if ((c.dupAcks >= 3 || sackedBytes(c) >= 3 * c.sndMss) && seqGt(ack, c.recover)) {
       c.inRecovery = true;
       c.recover = c.sndMax;
       c.highRxt = c.sndUna;
@@ -792,7 +817,16 @@ function processAck(c: TcpConnection, now: number, seg: TcpSegmentIn, ack: numbe
   }
 }
 
-function recordSack(c: TcpConnection, o: TcpOptions): void {
+/** Bytes SACKed above SND.UNA. */
+function sackedBytes(c: TcpConnection): number {
+  let n = 0;
+  for (let i = 0; i < c.sacked.length; i += 2) n += seqDiff(c.sacked[i + 1]!, c.sacked[i]!);
+  return n;
+}
+
+/** Merges the segment's SACK blocks; true when they SACK bytes not SACKed before. */
+function recordSack(c: TcpConnection, o: TcpOptions): boolean {
+  const before = sackedBytes(c);
   for (let b = 0; b < o.sackCount; b++) {
     let l = o.sackBlocks[2 * b]!;
     let r = o.sackBlocks[2 * b + 1]!;
@@ -809,6 +843,7 @@ function recordSack(c: TcpConnection, o: TcpOptions): void {
     }
     s.splice(i, 0, l, r);
   }
+  return sackedBytes(c) > before;
 }
 
 /**
@@ -867,7 +902,9 @@ export function tcpOutput(c: TcpConnection, now: number, tx: TcpTransmit): void 
       const dataEnd = seqAdd(c.bufSeq, c.sndLen);
       const unsent = Math.max(0, seqDiff(dataEnd, c.sndNxt));
       const inFlight = seqDiff(c.sndNxt, c.sndUna);
-      const wnd = Math.min(c.sndWnd, c.cwnd);
+      // RFC 3042 limited transmit: each of the first two duplicate ACKs lets one new segment out
+      // beyond cwnd, so that a small window still draws the three dupacks fast retransmit needs.
+      const wnd = Math.min(c.sndWnd, c.cwnd + (c.inRecovery ? 0 : Math.min(c.dupAcks, 2) * c.sndMss));
       const usable = wnd - inFlight;
       const len = Math.min(unsent, c.sndMss, Math.max(0, usable));
       if (len > 0) {
@@ -977,6 +1014,7 @@ export function tcpRefreshKeepAlive(c: TcpConnection): void {
 export function tcpWrite(c: TcpConnection, data: Uint8Array, offset: number): number {
   const n = Math.min(data.length - offset, c.sendSpace);
   if (n <= 0) return 0;
+  if (c.sndBuf.length === 0) c.sndBuf = new Uint8Array(c.sndBufSize);
   const size = c.sndBuf.length;
   let tail = c.sndHead + c.sndLen;
   if (tail >= size) tail -= size;

@@ -1,9 +1,15 @@
 /**
- * The TCP engine: the runtime's `Tcp` over the IPv4 engine. It demultiplexes segments to
- * connections (connection.ts, the state machine) and listeners, answers closed ports with RST
- * (reset.ts), builds every segment straight into the IPv4 send buffer (header, options, payload
- * copied once from the send ring, checksum) and fires each connection's deadlines with one
- * lazily re-armed timer.
+ * The TCP engine: the runtime's `Tcp` over one network layer (ip-layer.ts: IPv4 with addresses as
+ * numbers, or IPv6). It demultiplexes segments to connections (connection.ts, the state machine)
+ * and listeners, answers closed ports with RST (reset.ts), builds every segment straight into the
+ * layer's send buffer (header, options, payload copied once from the send ring, checksum) and
+ * fires each connection's deadlines with one lazily re-armed timer. A dual stack runs one engine
+ * per family behind stack/dual-transport.ts.
+ *
+ * Demultiplexing is two Map lookups. With numeric address keys (IPv4: `ip.key` is the address
+ * itself) the first is remote address * 65536 + remote port and the second the local port, as
+ * numbers, so the IPv4 path allocates nothing; with string keys (IPv6) the first is the key and
+ * the second remote port * 65536 + local port.
  *
  * SYN floods: each listener holds at most `synBacklog` half-open connections and the engine at
  * most `maxConnections`, so memory stays bounded. A SYN that finds its listener's queue full
@@ -12,11 +18,11 @@
  * the whole SYN-ACK retry time and starve real clients; evicted, each lives only as long as the
  * flood takes to send `synBacklog` more SYNs, while a real handshake needs one round trip.
  */
-import { FlowError, type IpAddress, Ipv4Address, type Log, type MonotonicClock, type Random, type Tcp, type TcpFlow, type TcpListenOptions, type Time, type Timer } from "@mirage-ts/runtime";
+import { FlowError, type IpAddress, type Log, type MonotonicClock, type Random, type Tcp, type TcpFlow, type TcpListenOptions, type Time, type Timer } from "@mirage-ts/runtime";
 import { get16, get32, set16, set32 } from "../bytes.ts";
-import { checksumValid, internetChecksum, pseudoHeaderSumV4 } from "../checksum.ts";
-import { IPV4_TX_PAYLOAD_OFFSET, type Ipv4Engine, type Ipv4Rx } from "../ipv4/engine.ts";
-import { IPV4_HEADER_LEN, IpProtocol } from "../ipv4/wire.ts";
+import { checksumValid, internetChecksum } from "../checksum.ts";
+import type { IpLayer, IpRx, IpSendStatus } from "../ip-layer.ts";
+import { IpProtocol } from "../ipv4/wire.ts";
 import { silentLog } from "../logs.ts";
 import { EPHEMERAL_PORT_MAX, EPHEMERAL_PORT_MIN } from "../udp/engine.ts";
 import { type CongestionControl, newReno } from "./congestion.ts";
@@ -41,7 +47,7 @@ import {
   tcpRefreshKeepAlive,
   tcpTimer,
 } from "./connection.ts";
-import { DirectTcpFlow, type TcpFlowHost } from "./flow.ts";
+import { DirectTcpFlow, type TcpFlowHost, describeConnectionClose } from "./flow.ts";
 import { createIsnGenerator } from "./isn.ts";
 import { resetForClosed } from "./reset.ts";
 import { TCP_HEADER_LEN, TcpFlag, decodeTcpOptionsInto, emitTcpOptions, emptyTcpOptions, tcpOptionsLength } from "./wire.ts";
@@ -75,6 +81,8 @@ export interface TcpStats {
 }
 
 export interface TcpEngine extends Tcp {
+  /** The IP family this engine runs over. */
+  readonly family: 4 | 6;
   start(): void;
   stop(): void;
   listening(): number[];
@@ -83,8 +91,9 @@ export interface TcpEngine extends Tcp {
   connections(): Array<{ state: string; local: string; remote: string }>;
 }
 
-export interface TcpEngineOptions {
-  ipv4: Ipv4Engine;
+export interface TcpEngineOptions<A> {
+  /** The network layer: `ipv4Layer(ipv4, icmp)` (ipv4/ip-layer.ts) or the IPv6 engine. */
+  ip: IpLayer<A>;
   clock: MonotonicClock;
   time: Time;
   random: Random;
@@ -93,20 +102,22 @@ export interface TcpEngineOptions {
   log?: Log;
 }
 
-interface Listener {
+interface Listener<A> {
   port: number;
   handler: (flow: TcpFlow) => void | Promise<void>;
   options: TcpListenOptions | undefined;
   /** Half-open (SYN-RECEIVED) connections, oldest first. */
-  embryos: Set<Entry>;
+  embryos: Set<Entry<A>>;
 }
 
 /** A connection's place in the engine. */
-interface Entry {
-  conn: TcpConnection;
-  key: number;
+interface Entry<A> {
+  conn: TcpConnection<A>;
+  /** Its place in the table (see `slot`). */
+  key: number | string;
+  portKey: number;
   flow: DirectTcpFlow | undefined;
-  listener: Listener | undefined;
+  listener: Listener<A> | undefined;
   timer: Timer | undefined;
   timerAt: number;
   onTimer: () => void;
@@ -116,17 +127,31 @@ interface Entry {
 
 const STATE_NAMES = ["CLOSED", "LISTEN", "SYN-SENT", "SYN-RECEIVED", "ESTABLISHED", "FIN-WAIT-1", "FIN-WAIT-2", "CLOSE-WAIT", "CLOSING", "LAST-ACK", "TIME-WAIT"];
 
-export function createTcp(options: TcpEngineOptions): TcpEngine {
-  const { ipv4, clock, time, random } = options;
+export function createTcp<A>(options: TcpEngineOptions<A>): TcpEngine {
+  const { ip, clock, time, random } = options;
   const log = options.log ?? silentLog;
   const config: TcpEngineConfig = { ...DEFAULT_TCP_ENGINE_CONFIG, ...options.config };
   const cc = options.congestionControl ?? newReno;
-  const tx = ipv4.txBuffer;
+  const tx = ip.txBuffer;
+  const txAt = ip.txPayloadOffset;
+  const confirmReachable = ip.confirmReachable?.bind(ip);
   const isns = createIsnGenerator(random);
-  const listeners = new Map<number, Listener>();
-  /** Keyed by remote address * 65536 + remote port, then by local port. */
-  const table = new Map<number, Map<number, Entry>>();
-  const byConn = new Map<TcpConnection, Entry>();
+  const listeners = new Map<number, Listener<A>>();
+  /** Two levels: see `slot`. */
+  const table = new Map<number | string, Map<number, Entry<A>>>();
+  /** The inner key of the last `slot` call (an out-parameter, so that demultiplexing allocates nothing). */
+  let slotInner = 0;
+  /** The outer key of a 4-tuple in `table`, and its inner key in `slotInner`. */
+  const slot = (remote: A, remotePort: number, localPort: number): number | string => {
+    const k = ip.key(remote);
+    if (typeof k === "number") {
+      slotInner = localPort;
+      return k * 65536 + remotePort;
+    }
+    slotInner = remotePort * 65536 + localPort;
+    return k;
+  };
+  const byConn = new Map<TcpConnection, Entry<A>>();
   const stats: TcpStats = {
     rxSegments: 0,
     rxTruncated: 0,
@@ -145,14 +170,17 @@ export function createTcp(options: TcpEngineOptions): TcpEngine {
   };
   const segIn: TcpSegmentIn = { seq: 0, ack: 0, flags: 0, window: 0, buffer: new Uint8Array(0), offset: 0, length: 0, options: emptyTcpOptions() };
   const txOptions = emptyTcpOptions();
-  let lastSendStatus = "sent";
+  let lastSendStatus: IpSendStatus = "sent";
   let running = false;
 
-  const ourMss = (): number => Math.max(536, Math.min(ipv4.mtu, 65535) - IPV4_HEADER_LEN - TCP_HEADER_LEN);
+  /** The MSS we announce: what fits in one unfragmented packet towards `dst`. */
+  const ourMss = (dst: A): number => Math.max(536, Math.min(ip.maxUnfragmentedPayload(dst), 65535) - TCP_HEADER_LEN);
+  const formatEndpoint = (address: A, port: number): string => (ip.family === 6 ? `[${ip.format(address)}]:${port}` : `${ip.format(address)}:${port}`);
 
   const transmit: TcpTransmit = {
-    segment(c, seq, flags, len) {
-      const at = IPV4_TX_PAYLOAD_OFFSET;
+    // Every connection the machine hands back is one this engine made, over `ip`.
+    segment(c: TcpConnection<A>, seq: number, flags: number, len: number) {
+      const at = txAt;
       const now = clock.now();
       const syn = (flags & TcpFlag.syn) !== 0;
       let optionsLength = 0;
@@ -175,17 +203,17 @@ export function createTcp(options: TcpEngineOptions): TcpEngine {
       set16(tx, at + 18, 0);
       if (len > 0) copySendData(c, seq, len, tx, at + headerLength);
       const length = headerLength + len;
-      set16(tx, at + 16, internetChecksum(tx, at, length, pseudoHeaderSumV4(c.localAddress, c.remoteAddress, IpProtocol.tcp, length)));
-      lastSendStatus = ipv4.send(c.remoteAddress, c.localAddress, IpProtocol.tcp, length);
+      set16(tx, at + 16, internetChecksum(tx, at, length, ip.pseudoHeaderSum(c.localAddress, c.remoteAddress, IpProtocol.tcp, length)));
+      lastSendStatus = ip.send(c.remoteAddress, c.localAddress, IpProtocol.tcp, length);
       stats.txSegments++;
       if (rst) stats.txResets++;
     },
   };
 
-  const remove = (entry: Entry): void => {
+  const remove = (entry: Entry<A>): void => {
     const inner = table.get(entry.key);
-    if (inner?.get(entry.conn.localPort) === entry) {
-      inner.delete(entry.conn.localPort);
+    if (inner?.get(entry.portKey) === entry) {
+      inner.delete(entry.portKey);
       if (inner.size === 0) table.delete(entry.key);
     }
     byConn.delete(entry.conn);
@@ -193,14 +221,25 @@ export function createTcp(options: TcpEngineOptions): TcpEngine {
     entry.timer = undefined;
     stats.activeConnections--;
     stats.retransmits += entry.conn.stats.retransmits;
+    // Only connections that were established: a SYN flood's embryos would drown the log.
+    if (entry.flow !== undefined) {
+      const c = entry.conn;
+      log.debug(() => `${formatEndpoint(c.localAddress, c.localPort)} - ${formatEndpoint(c.remoteAddress, c.remotePort)} closed: ${describeConnectionClose(entry.flow!.info())}`);
+    }
   };
 
-  const endpoint = (address: number, port: number) => ({ address: Ipv4Address.ofInt(address), port });
+  const endpoint = (address: A, port: number) => ({ address: ip.toAddress(address), port });
 
   const host: TcpFlowHost = {
     pump: (c) => {
       const entry = byConn.get(c);
       if (entry !== undefined) pump(entry);
+    },
+    abort: (c) => {
+      const entry = byConn.get(c);
+      if (entry === undefined) return;
+      tcpAbort(entry.conn, transmit);
+      pump(entry);
     },
     now: () => clock.now(),
     keepAliveDefaults: () => ({ idleMs: config.keepAliveIdleMs }),
@@ -212,7 +251,7 @@ export function createTcp(options: TcpEngineOptions): TcpEngine {
   };
 
   /** After every event: output, then notifications, then the timer. */
-  function pump(entry: Entry): void {
+  function pump(entry: Entry<A>): void {
     const c = entry.conn;
     const now = clock.now();
     if (c.state !== TcpState.closed) tcpOutput(c, now, transmit);
@@ -251,7 +290,7 @@ export function createTcp(options: TcpEngineOptions): TcpEngine {
         if (entry.failed !== undefined) {
           const failed = entry.failed;
           entry.connected = entry.failed = undefined;
-          failed(new FlowError(c.error === "refused" ? "refused" : c.error ?? "closed", `TCP connect to ${Ipv4Address.ofInt(c.remoteAddress)}:${c.remotePort}: ${c.error ?? "closed"}`));
+          failed(new FlowError(c.error === "refused" ? "refused" : c.error ?? "closed", `TCP connect to ${formatEndpoint(c.remoteAddress, c.remotePort)}: ${c.error ?? "closed"}`));
         }
         remove(entry);
         return;
@@ -262,7 +301,7 @@ export function createTcp(options: TcpEngineOptions): TcpEngine {
   }
 
   /** Lazy timers: a deadline later than the one armed waits for that one to fire. */
-  function arm(entry: Entry, at: number): void {
+  function arm(entry: Entry<A>, at: number): void {
     if (at < 0) return;
     if (entry.timer !== undefined && entry.timerAt <= at) return;
     entry.timer?.cancel();
@@ -270,7 +309,7 @@ export function createTcp(options: TcpEngineOptions): TcpEngine {
     entry.timer = time.schedule(Math.max(0, at - clock.now()), entry.onTimer);
   }
 
-  function fire(entry: Entry): void {
+  function fire(entry: Entry<A>): void {
     entry.timer = undefined;
     if (!byConn.has(entry.conn)) return;
     const now = clock.now();
@@ -279,18 +318,19 @@ export function createTcp(options: TcpEngineOptions): TcpEngine {
     pump(entry);
   }
 
-  function register(conn: TcpConnection, listener: Listener | undefined): Entry {
-    const key = conn.remoteAddress * 65536 + conn.remotePort;
-    const entry: Entry = { conn, key, flow: undefined, listener, timer: undefined, timerAt: -1, onTimer: () => fire(entry), connected: undefined, failed: undefined };
+  function register(conn: TcpConnection<A>, listener: Listener<A> | undefined): Entry<A> {
+    const key = slot(conn.remoteAddress, conn.remotePort, conn.localPort);
+    const portKey = slotInner;
+    const entry: Entry<A> = { conn, key, portKey, flow: undefined, listener, timer: undefined, timerAt: -1, onTimer: () => fire(entry), connected: undefined, failed: undefined };
     let inner = table.get(key);
     if (inner === undefined) table.set(key, (inner = new Map()));
-    inner.set(conn.localPort, entry);
+    inner.set(portKey, entry);
     byConn.set(conn, entry);
     stats.activeConnections++;
     return entry;
   }
 
-  const sendReset = (rx: Ipv4Rx, off: number, headerLength: number): void => {
+  const sendReset = (rx: IpRx<A>, off: number, headerLength: number): void => {
     const { buffer } = rx;
     const flags = buffer[off + 13]!;
     const reset = resetForClosed({ seq: get32(buffer, off + 4), ack: get32(buffer, off + 8), flags, payloadLength: rx.payloadLength - headerLength });
@@ -299,7 +339,7 @@ export function createTcp(options: TcpEngineOptions): TcpEngine {
       return;
     }
     if (!rx.unicast) return; // RFC 1122 §4.2.3.10
-    const at = IPV4_TX_PAYLOAD_OFFSET;
+    const at = txAt;
     set16(tx, at, get16(buffer, off + 2));
     set16(tx, at + 2, get16(buffer, off));
     set32(tx, at + 4, reset.seq);
@@ -309,12 +349,12 @@ export function createTcp(options: TcpEngineOptions): TcpEngine {
     set16(tx, at + 14, 0);
     set16(tx, at + 16, 0);
     set16(tx, at + 18, 0);
-    set16(tx, at + 16, internetChecksum(tx, at, TCP_HEADER_LEN, pseudoHeaderSumV4(rx.dst, rx.src, IpProtocol.tcp, TCP_HEADER_LEN)));
-    const status = ipv4.send(rx.src, rx.dst, IpProtocol.tcp, TCP_HEADER_LEN);
+    set16(tx, at + 16, internetChecksum(tx, at, TCP_HEADER_LEN, ip.pseudoHeaderSum(rx.dst, rx.src, IpProtocol.tcp, TCP_HEADER_LEN)));
+    const status = ip.send(rx.src, rx.dst, IpProtocol.tcp, TCP_HEADER_LEN);
     if (status === "sent" || status === "queued") stats.txResets++;
   };
 
-  const receive = (rx: Ipv4Rx): void => {
+  const receive = (rx: IpRx<A>): void => {
     stats.rxSegments++;
     const { buffer, payloadOffset: off, payloadLength: length } = rx;
     if (length < TCP_HEADER_LEN) {
@@ -326,7 +366,7 @@ export function createTcp(options: TcpEngineOptions): TcpEngine {
       stats.rxBadHeaderLength++;
       return;
     }
-    if (!checksumValid(buffer, off, length, pseudoHeaderSumV4(rx.src, rx.dst, IpProtocol.tcp, length))) {
+    if (!checksumValid(buffer, off, length, ip.pseudoHeaderSum(rx.src, rx.dst, IpProtocol.tcp, length))) {
       stats.rxBadChecksum++;
       return;
     }
@@ -343,10 +383,14 @@ export function createTcp(options: TcpEngineOptions): TcpEngine {
     segIn.buffer = buffer;
     segIn.offset = off + headerLength;
     segIn.length = length - headerLength;
-    const entry = table.get(rx.src * 65536 + srcPort)?.get(dstPort);
+    const outer = slot(rx.src, srcPort, dstPort);
+    const entry = table.get(outer)?.get(slotInner);
     const now = clock.now();
-    if (entry !== undefined && entry.conn.localAddress === rx.dst) {
+    if (entry !== undefined && ip.equal(entry.conn.localAddress, rx.dst)) {
+      const una = entry.conn.sndUna;
       tcpInput(entry.conn, now, segIn, transmit);
+      // New data acknowledged: forward progress that IPv6's neighbour cache may take as reachability (RFC 4861 §7.3.1).
+      if (confirmReachable !== undefined && entry.conn.sndUna !== una) confirmReachable(rx.src);
       pump(entry);
       return;
     }
@@ -368,9 +412,12 @@ export function createTcp(options: TcpEngineOptions): TcpEngine {
         stats.synDropped++;
         return;
       }
-      const conn = new TcpConnection(config, cc, rx.dst, dstPort, rx.src, srcPort);
-      conn.tsOffset = isns.tsOffset(rx.dst, dstPort, rx.src, srcPort);
-      tcpAccept(conn, now, segIn, isns.isn(rx.dst, dstPort, rx.src, srcPort, now), ourMss());
+      // The IPv4 engine reuses nothing it hands out as an address (numbers); an IPv6 layer hands out immutable objects.
+      const conn = new TcpConnection<A>(config, cc, rx.dst, dstPort, rx.src, srcPort);
+      const la = ip.hash32(rx.dst);
+      const ra = ip.hash32(rx.src);
+      conn.tsOffset = isns.tsOffset(la, dstPort, ra, srcPort);
+      tcpAccept(conn, now, segIn, isns.isn(la, dstPort, ra, srcPort, now), ourMss(rx.src));
       const entry = register(conn, listener);
       listener.embryos.add(entry);
       pump(entry);
@@ -397,27 +444,33 @@ export function createTcp(options: TcpEngineOptions): TcpEngine {
     },
     connect(address: IpAddress, port: number): Promise<TcpFlow> {
       if (!Number.isInteger(port) || port < 1 || port > 65535) return Promise.reject(new RangeError(`TCP connect: port ${port} is not an integer from 1 to 65535`));
-      if (address.family !== 4) return Promise.reject(new FlowError("unreachable", `TCP connect to [${address}]:${port}: IPv6 is not implemented on the direct stack yet`));
-      const src = ipv4.source();
-      const where = `${Ipv4Address.ofInt(address.value)}:${port}`;
-      if (src === 0) return Promise.reject(new FlowError("unreachable", `TCP connect to ${where}: the stack has no IPv4 address`));
+      const dst = ip.fromAddress(address);
+      if (dst === undefined) {
+        const text = address.family === 6 ? `[${address}]:${port}` : `${address}:${port}`;
+        return Promise.reject(new FlowError("unreachable", `TCP connect to ${text}: this TCP runs over IPv${ip.family}, not IPv${address.family}`));
+      }
+      const where = formatEndpoint(dst, port);
+      const src = ip.source(dst);
+      if (src === undefined) return Promise.reject(new FlowError("unreachable", `TCP connect to ${where}: ${ip.sendError("no-address", dst).message}`));
       if (stats.activeConnections >= config.maxConnections) return Promise.reject(new FlowError("refused", `TCP connect to ${where}: too many connections`));
-      const dst = address.value >>> 0;
       const span = EPHEMERAL_PORT_MAX - EPHEMERAL_PORT_MIN + 1;
       let localPort = -1;
-      const inner = table.get(dst * 65536 + port);
+      const inner = table.get(slot(dst, port, 0));
       for (let tries = 0, p = random.uint32() % span; tries < span; tries++, p = (p + 1) % span) {
         const candidate = EPHEMERAL_PORT_MIN + p;
-        if (inner?.has(candidate) !== true && !listeners.has(candidate)) {
+        slot(dst, port, candidate);
+        if (inner?.has(slotInner) !== true && !listeners.has(candidate)) {
           localPort = candidate;
           break;
         }
       }
       if (localPort < 0) return Promise.reject(new FlowError("unreachable", `TCP connect to ${where}: no ephemeral port free`));
       const now = clock.now();
-      const conn = new TcpConnection(config, cc, src, localPort, dst, port);
-      conn.tsOffset = isns.tsOffset(src, localPort, dst, port);
-      tcpOpen(conn, now, isns.isn(src, localPort, dst, port, now), ourMss());
+      const conn = new TcpConnection<A>(config, cc, src, localPort, dst, port);
+      const la = ip.hash32(src);
+      const ra = ip.hash32(dst);
+      conn.tsOffset = isns.tsOffset(la, localPort, ra, port);
+      tcpOpen(conn, now, isns.isn(la, localPort, ra, port, now), ourMss(dst));
       stats.connectionsOpened++;
       const entry = register(conn, undefined);
       return new Promise<TcpFlow>((resolve, reject) => {
@@ -425,7 +478,7 @@ export function createTcp(options: TcpEngineOptions): TcpEngine {
         entry.failed = reject;
         pump(entry);
         if (lastSendStatus === "no-route" || lastSendStatus === "no-address" || lastSendStatus === "invalid" || lastSendStatus === "stopped") {
-          const error = ipv4.sendError(lastSendStatus as "no-route", dst);
+          const error = ip.sendError(lastSendStatus, dst);
           entry.connected = entry.failed = undefined;
           tcpAbort(conn, transmit);
           pump(entry);
@@ -433,16 +486,22 @@ export function createTcp(options: TcpEngineOptions): TcpEngine {
         }
       });
     },
+    family: ip.family,
     listening: () => [...listeners.keys()].sort((a, b) => a - b),
     start(): void {
       running = true;
-      ipv4.setHandler(IpProtocol.tcp, receive);
+      ip.setHandler(IpProtocol.tcp, receive);
     },
     stop(): void {
       if (!running) return;
       running = false;
       closeAll();
-      ipv4.setHandler(IpProtocol.tcp, undefined);
+      // One line at shutdown: what a run against a faulty link is judged by.
+      log.info(
+        `TCP stopped: ${stats.connectionsAccepted} accepted, ${stats.connectionsOpened} opened, ${stats.retransmits} retransmits, ` +
+          `${stats.txSegments} segments sent, ${stats.rxSegments} received, ${stats.rxBadChecksum} bad checksums, ${stats.synDropped} SYNs dropped`,
+      );
+      ip.setHandler(IpProtocol.tcp, undefined);
       listeners.clear();
     },
     stats: () => {
@@ -451,10 +510,10 @@ export function createTcp(options: TcpEngineOptions): TcpEngine {
       return { ...stats, retransmits };
     },
     connections: () =>
-      [...byConn.keys()].map((c) => ({
+      [...byConn.values()].map(({ conn: c }) => ({
         state: STATE_NAMES[c.state]!,
-        local: `${Ipv4Address.ofInt(c.localAddress)}:${c.localPort}`,
-        remote: `${Ipv4Address.ofInt(c.remoteAddress)}:${c.remotePort}`,
+        local: formatEndpoint(c.localAddress, c.localPort),
+        remote: formatEndpoint(c.remoteAddress, c.remotePort),
       })),
   };
 }

@@ -3,26 +3,67 @@
  * back-pressure. A write resolves once its bytes are in the bounded send buffer; a read takes
  * the next received chunk, and reading is what reopens the receive window.
  */
-import { type Endpoint, FlowError, type TcpFlow } from "@mirage-ts/runtime";
-import { TcpEvent, type TcpConnection, TcpState, type TcpConnectionStats, tcpConsumed, tcpShutdownWrite, tcpWrite } from "./connection.ts";
+import { type Endpoint, FlowError, type Flow, type TcpFlow } from "@mirage-ts/runtime";
+import { TCP_STATE_NAMES, TcpEvent, type TcpConnection, TcpState, type TcpConnectionStats, tcpConsumed, tcpShutdownWrite, tcpWrite } from "./connection.ts";
 
 /** What the flow needs from the engine. */
 export interface TcpFlowHost {
   /** Runs output, events and timers for the connection after an application call. */
   pump(conn: TcpConnection): void;
+  /** Resets the connection (RST) and closes it at once. */
+  abort(conn: TcpConnection): void;
   now(): number;
   keepAliveDefaults(): { idleMs: number };
 }
 
-/** Per-connection statistics readable from a flow of the direct stack. */
+/**
+ * Per-connection statistics readable from a flow of the direct stack (`tcpFlowInfo(flow)`), and
+ * logged at debug level on the tcp source when the connection closes. Times in milliseconds,
+ * windows and buffers in bytes.
+ */
 export interface TcpFlowInfo extends TcpConnectionStats {
   state: string;
+  /** Why the connection ended, when it did not end cleanly ("reset", "timeout", "refused"...). */
+  error: string | undefined;
+  /** Smoothed RTT and its variation (RFC 6298); -1 and 0 before the first sample. */
   srttMs: number;
+  rttvarMs: number;
+  /** The latest RTT sample and the smallest; -1 before the first. */
+  rttMs: number;
+  minRttMs: number;
   rtoMs: number;
   cwnd: number;
   ssthresh: number;
+  /** The segment size we send (the peer's MSS, capped by ours, less options) and the MSS we announced. */
   sndMss: number;
+  ourMss: number;
+  /** The peer's window, and the bytes sent and not yet acknowledged. */
   sndWnd: number;
+  bytesInFlight: number;
+  /** Bytes written by the application and not yet acknowledged, and the send buffer's size. */
+  sendBuffered: number;
+  sendBufferSize: number;
+  /** Bytes received and not yet read, and the receive buffer's size. */
+  receiveQueued: number;
+  receiveBufferSize: number;
+  windowScaling: boolean;
+  timestamps: boolean;
+  sack: boolean;
+}
+
+/** The statistics of a direct-stack TCP flow; undefined for other flows (the socket stack's). */
+export function tcpFlowInfo(flow: Flow): TcpFlowInfo | undefined {
+  return flow instanceof DirectTcpFlow ? flow.info() : undefined;
+}
+
+/** One line for logs: what a connection did. */
+export function describeConnectionClose(i: TcpFlowInfo): string {
+  const rtt = i.srttMs < 0 ? "no RTT sample" : `srtt ${i.srttMs.toFixed(1)} ms, rttvar ${i.rttvarMs.toFixed(1)} ms, min rtt ${i.minRttMs.toFixed(1)} ms`;
+  return (
+    `${i.error ?? "clean"}; ${i.bytesSent} bytes in ${i.segmentsSent} segments out, ${i.bytesReceived} bytes in ${i.segmentsReceived} segments in; ` +
+    `${i.retransmits} retransmits (${i.fastRetransmits} fast, ${i.timeouts} timeouts); ${rtt}, rto ${i.rtoMs} ms; ` +
+    `cwnd ${i.cwnd}, ssthresh ${i.ssthresh}, mss ${i.sndMss}; ${i.outOfOrderSegments} out of order, ${i.dupAcksReceived} dup acks, ${i.challengeAcks} challenge acks`
+  );
 }
 
 interface PendingWrite {
@@ -110,7 +151,15 @@ export class DirectTcpFlow implements TcpFlow {
   }
 
   async close(): Promise<void> {
-    this.conn.orphaned = true;
+    const c = this.conn;
+    c.orphaned = true;
+    // Closing with received data unread resets, as Linux does (RFC 2525 "failure to RST on close
+    // with data pending"): the peer learns that its data was not consumed.
+    if (c.rcvQueued > 0 && c.state !== TcpState.closed && c.state !== TcpState.timeWait) {
+      this.writeShut = true;
+      this.host.abort(c);
+      return;
+    }
     await this.shutdown("both");
   }
 
@@ -129,8 +178,29 @@ export class DirectTcpFlow implements TcpFlow {
   /** Statistics of this connection: retransmissions, RTT, congestion window... */
   info(): TcpFlowInfo {
     const c = this.conn;
-    const names = ["CLOSED", "LISTEN", "SYN-SENT", "SYN-RECEIVED", "ESTABLISHED", "FIN-WAIT-1", "FIN-WAIT-2", "CLOSE-WAIT", "CLOSING", "LAST-ACK", "TIME-WAIT"];
-    return { ...c.stats, state: names[c.state]!, srttMs: c.srtt, rtoMs: c.rto, cwnd: c.cwnd, ssthresh: c.ssthresh, sndMss: c.sndMss, sndWnd: c.sndWnd };
+    return {
+      ...c.stats,
+      state: TCP_STATE_NAMES[c.state]!,
+      error: c.error,
+      srttMs: c.srtt,
+      rttvarMs: c.rttvar,
+      rttMs: c.lastRtt,
+      minRttMs: c.minRtt,
+      rtoMs: c.rto,
+      cwnd: c.cwnd,
+      ssthresh: c.ssthresh,
+      sndMss: c.sndMss,
+      ourMss: c.ourMss,
+      sndWnd: c.sndWnd,
+      bytesInFlight: c.state === TcpState.closed ? 0 : c.flight,
+      sendBuffered: c.sndLen,
+      sendBufferSize: c.sndBufSize,
+      receiveQueued: c.rcvQueued,
+      receiveBufferSize: c.rcvBufSize,
+      windowScaling: c.sndWscaleOffered && c.config.windowScaling,
+      timestamps: c.tsEnabled,
+      sack: c.sackEnabled,
+    };
   }
 
   /** The engine reports the machine's events here. */

@@ -1,20 +1,23 @@
 /**
- * The UDP engine (RFC 768, RFC 1122 §4.1): the runtime's `Udp` over the IPv4 engine.
+ * The UDP engine (RFC 768, RFC 1122 §4.1, RFC 8200 §8.1): the runtime's `Udp` over one network
+ * layer (ip-layer.ts: IPv4, or IPv6). A dual stack runs one engine per family behind
+ * stack/dual-transport.ts.
  *
- * Receive checks length and checksum (when present) in place, then finds the listener by port;
- * a unicast datagram for a port nobody listens on draws an ICMP port unreachable. Each datagram
+ * Receive checks length and checksum in place (over IPv4 a zero checksum means none; over IPv6
+ * the checksum is mandatory and a zero one is refused), then finds the listener by port; a
+ * unicast datagram for a port nobody listens on draws a port unreachable (ICMP or ICMPv6, through
+ * the layer's `portUnreachable`). Each datagram
  * handed to a handler owns its bytes (handlers may be async and keep them), so the payload is
  * copied once, except when it already lives in a buffer of its own (reassembled).
  *
  * Send writes header and payload straight into the IPv4 send buffer. Without `srcPort` an
  * ephemeral port is drawn from the injected Random in 49152–65535 (RFC 6335) for each datagram.
  */
-import { type Datagram, Ipv4Address, type Log, type Random, type Udp, type UdpSendOptions } from "@mirage-ts/runtime";
+import { type Datagram, FlowError, type Log, type Random, type Udp, type UdpSendOptions } from "@mirage-ts/runtime";
 import { get16, set16 } from "../bytes.ts";
-import { checksumValid, internetChecksum, pseudoHeaderSumV4 } from "../checksum.ts";
-import { DestinationUnreachableCode } from "../icmpv4/wire.ts";
-import type { Icmpv4Engine } from "../icmpv4/engine.ts";
-import { IPV4_MAX_PAYLOAD_LEN, IPV4_TX_PAYLOAD_OFFSET, type Ipv4Engine, type Ipv4Rx } from "../ipv4/engine.ts";
+import { checksumValid, internetChecksum } from "../checksum.ts";
+import type { IpLayer, IpRx } from "../ip-layer.ts";
+import { IPV4_MAX_PAYLOAD_LEN } from "../ipv4/engine.ts";
 import { IpProtocol } from "../ipv4/wire.ts";
 import { silentLog } from "../logs.ts";
 import { SlabAllocator } from "../slab.ts";
@@ -22,13 +25,14 @@ import { UDP_HEADER_LEN } from "./wire.ts";
 
 export const EPHEMERAL_PORT_MIN = 49152;
 export const EPHEMERAL_PORT_MAX = 65535;
-/** The largest UDP payload over IPv4. */
+/** The largest UDP payload over IPv4 (over any layer: `ip.maxDatagramPayload - UDP_HEADER_LEN`). */
 export const UDP_MAX_PAYLOAD_LEN = IPV4_MAX_PAYLOAD_LEN - UDP_HEADER_LEN;
 
 export interface UdpStats {
   rxDatagrams: number;
   rxTruncated: number;
   rxBadLength: number;
+  /** A wrong checksum, or (IPv6) none at all. */
   rxBadChecksum: number;
   /** No listener on the port (an ICMP port unreachable went back when allowed). */
   rxNoListener: number;
@@ -39,16 +43,17 @@ export interface UdpStats {
 }
 
 export interface UdpEngine extends Udp {
+  /** The IP family this engine runs over. */
+  readonly family: 4 | 6;
   start(): void;
   /** Forgets every listener. */
   stop(): void;
   stats(): UdpStats;
 }
 
-export interface UdpOptions {
-  ipv4: Ipv4Engine;
-  /** Sends port unreachable for closed ports; none are sent without it. */
-  icmp?: Icmpv4Engine;
+export interface UdpOptions<A> {
+  /** The network layer: `ipv4Layer(ipv4, icmp)` (ipv4/ip-layer.ts) or the IPv6 engine; closed ports go to its `portUnreachable`. */
+  ip: IpLayer<A>;
   random: Random;
   log?: Log;
 }
@@ -70,15 +75,20 @@ function validPort(port: number): boolean {
   return Number.isInteger(port) && port >= 1 && port <= 65535;
 }
 
-export function createUdp(options: UdpOptions): UdpEngine {
-  const { ipv4, icmp, random } = options;
+export function createUdp<A>(options: UdpOptions<A>): UdpEngine {
+  const { ip, random } = options;
   const log = options.log ?? silentLog;
-  const tx = ipv4.txBuffer;
+  const tx = ip.txBuffer;
+  const txAt = ip.txPayloadOffset;
+  const maxPayload = ip.maxDatagramPayload - UDP_HEADER_LEN;
+  /** RFC 8200 §8.1: over IPv6 the checksum is not optional. */
+  const checksumRequired = ip.family === 6;
+  const where = (dst: unknown): string => (ip.family === 6 ? `[${String(dst)}]` : String(dst));
   const listeners = new Map<number, Listener>();
   const payloads = new SlabAllocator();
   const stats: UdpStats = { rxDatagrams: 0, rxTruncated: 0, rxBadLength: 0, rxBadChecksum: 0, rxNoListener: 0, rxDelivered: 0, handlerErrors: 0, txDatagrams: 0 };
 
-  const receive = (rx: Ipv4Rx): void => {
+  const receive = (rx: IpRx<A>): void => {
     stats.rxDatagrams++;
     const { buffer, payloadOffset: off } = rx;
     if (rx.payloadLength < UDP_HEADER_LEN) {
@@ -94,7 +104,7 @@ export function createUdp(options: UdpOptions): UdpEngine {
       stats.rxTruncated++;
       return;
     }
-    if (get16(buffer, off + 6) !== 0 && !checksumValid(buffer, off, length, pseudoHeaderSumV4(rx.src, rx.dst, IpProtocol.udp, length))) {
+    if (get16(buffer, off + 6) === 0 ? checksumRequired : !checksumValid(buffer, off, length, ip.pseudoHeaderSum(rx.src, rx.dst, IpProtocol.udp, length))) {
       stats.rxBadChecksum++;
       return;
     }
@@ -102,15 +112,15 @@ export function createUdp(options: UdpOptions): UdpEngine {
     const listener = listeners.get(dstPort);
     if (listener === undefined) {
       stats.rxNoListener++;
-      if (rx.unicast) icmp?.destinationUnreachable(rx, DestinationUnreachableCode.port);
+      if (rx.unicast) ip.portUnreachable(rx);
       return;
     }
     stats.rxDelivered++;
     const start = off + UDP_HEADER_LEN;
     const datagram: Datagram = {
-      src: Ipv4Address.ofInt(rx.src),
+      src: ip.toAddress(rx.src),
       srcPort: get16(buffer, off),
-      dst: Ipv4Address.ofInt(rx.dst),
+      dst: ip.toAddress(rx.dst),
       dstPort,
       data: rx.owned ? buffer.subarray(start, off + length) : payloads.copy(buffer, start, off + length),
     };
@@ -138,10 +148,11 @@ export function createUdp(options: UdpOptions): UdpEngine {
 
   /** Builds and sends; throws what `send` rejects with. */
   const sendNow = (o: UdpSendOptions): void => {
-    if (o.dst.family !== 4) throw new Error(`UDP send to ${o.dst}: IPv6 is not implemented on the direct stack yet`);
-    if (!validPort(o.dstPort)) throw portError(o.dstPort, `UDP send to ${o.dst}`);
+    const dst = ip.fromAddress(o.dst);
+    if (dst === undefined) throw new FlowError("unreachable", `UDP send to ${where(o.dst)}: this UDP runs over IPv${ip.family}, not IPv${o.dst.family}`);
+    if (!validPort(o.dstPort)) throw portError(o.dstPort, `UDP send to ${where(o.dst)}`);
     const data = o.data;
-    if (data.length > UDP_MAX_PAYLOAD_LEN) throw new RangeError(`UDP send to ${o.dst}: ${data.length} bytes exceed the ${UDP_MAX_PAYLOAD_LEN} a datagram holds`);
+    if (data.length > maxPayload) throw new RangeError(`UDP send to ${where(o.dst)}: ${data.length} bytes exceed the ${maxPayload} a datagram holds`);
     let srcPort: number;
     if (o.srcPort === undefined || o.srcPort === 0) srcPort = ephemeralPort();
     else {
@@ -150,22 +161,29 @@ export function createUdp(options: UdpOptions): UdpEngine {
     }
     const ttl = o.ttl ?? 64;
     if (!Number.isInteger(ttl) || ttl < 1 || ttl > 255) throw new RangeError(`UDP send: ttl ${ttl} is not an integer from 1 to 255`);
-    const src = ipv4.source();
-    if (o.src !== undefined && !o.src.isUnspecified() && !(o.src.family === 4 && o.src.value === src)) {
-      throw new Error(`UDP send: ${o.src} is not an address of this stack`);
+    const notOurs = (): Error => new Error(`UDP send: ${o.src} is not an address of this stack`);
+    let src: A | undefined;
+    const explicit = o.src !== undefined && !o.src.isUnspecified();
+    if (explicit) {
+      // The layer's send refuses a source that is not ours ("invalid"); the size was checked above.
+      src = ip.fromAddress(o.src!);
+      if (src === undefined) throw notOurs();
+    } else {
+      src = ip.source(dst);
+      if (src === undefined) throw ip.sendError("no-address", dst);
     }
-    const dst = o.dst.value;
     const length = UDP_HEADER_LEN + data.length;
-    const at = IPV4_TX_PAYLOAD_OFFSET;
+    const at = txAt;
     set16(tx, at, srcPort);
     set16(tx, at + 2, o.dstPort);
     set16(tx, at + 4, length);
     set16(tx, at + 6, 0);
     tx.set(data, at + UDP_HEADER_LEN);
-    const checksum = internetChecksum(tx, at, length, pseudoHeaderSumV4(src, dst, IpProtocol.udp, length));
+    const checksum = internetChecksum(tx, at, length, ip.pseudoHeaderSum(src, dst, IpProtocol.udp, length));
     set16(tx, at + 6, checksum === 0 ? 0xffff : checksum);
-    const status = ipv4.send(dst, src, IpProtocol.udp, length, ttl);
-    if (status !== "sent" && status !== "queued") throw ipv4.sendError(status, dst);
+    const status = ip.send(dst, src, IpProtocol.udp, length, ttl);
+    if (status === "invalid" && explicit) throw notOurs();
+    if (status !== "sent" && status !== "queued") throw ip.sendError(status, dst);
     stats.txDatagrams++;
   };
 
@@ -190,11 +208,12 @@ export function createUdp(options: UdpOptions): UdpEngine {
         return Promise.reject(e);
       }
     },
+    family: ip.family,
     start(): void {
-      ipv4.setHandler(IpProtocol.udp, receive);
+      ip.setHandler(IpProtocol.udp, receive);
     },
     stop(): void {
-      ipv4.setHandler(IpProtocol.udp, undefined);
+      ip.setHandler(IpProtocol.udp, undefined);
       listeners.clear();
     },
     stats: () => ({ ...stats }),
