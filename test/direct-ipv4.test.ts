@@ -117,13 +117,13 @@ describe("the direct stack against Linux (static IPv4)", { skip }, () => {
     ], "both replies went to the kernel's MAC: the peer's directly, the off-link one as the gateway's");
   });
 
-  it("refuses --ipv6-only=true at boot with a message saying why (the direct stack has no IPv6 yet)", async () => {
+  it("refuses --ipv4-only=true with --ipv6-only=true at boot, saying why", async () => {
     const host = createTapHost({ kernelAddress: "10.0.0.1/24" });
     try {
-      const u = udpEcho.boot(host, ["--ipv6-only=true"]);
+      const u = udpEcho.boot(host, ["--ipv4-only=true", "--ipv6-only=true"]);
       const { code } = await u.exited;
       assert.equal(code, 1, u.output);
-      assert.match(u.output, /--ipv6-only=true turns IPv4 off, and the direct stack has no IPv6 yet/);
+      assert.match(u.output, /--ipv4-only and --ipv6-only cannot both be true/);
     } finally {
       host.destroy();
     }

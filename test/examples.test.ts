@@ -8,7 +8,7 @@ import { spawnSync } from "node:child_process";
 import { createConnection } from "node:net";
 import { rmSync, truncateSync, writeFileSync, existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { configureAndBuild, exampleDir, freePort, run } from "./helpers/unikernel.ts";
+import { configureAndBuild, exampleDir, freePort, mirage, run } from "./helpers/unikernel.ts";
 import { makeCertificate } from "./helpers/certificate.ts";
 
 function curl(args: string[]): { status: number | null; stdout: string; stderr: string } {
@@ -224,5 +224,24 @@ describe("static-website-tls", () => {
     } finally {
       assert.equal((await u.stop()).code, 0, u.output);
     }
+  });
+});
+
+describe("ping6 (needs the direct stack; pinging is in test/direct-ipv6.test.ts)", () => {
+  const dir = exampleDir("ping6");
+
+  it("refuses the socket stack at configure time, saying why and what to do", () => {
+    const r = mirage(dir, ["configure", "-t", "unix", "--net=socket"]);
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /ping6 sends ICMPv6 echo requests itself, which needs the direct stack/);
+    assert.match(r.stderr, /configure with --net=direct/);
+  });
+
+  it("configures and builds with --net=direct, and --help lists its keys", async () => {
+    configureAndBuild(dir, ["--net=direct"]);
+    const u = run(dir, "ping6", ["--help"]);
+    assert.equal((await u.exited).code, 0, u.output);
+    for (const k of ["--target", "--count", "--interval", "--size", "--ipv6", "--accept-router-advertisements", "--interface"])
+      assert.ok(u.stdout.includes(k), `--help lacks ${k}`);
   });
 });

@@ -4,7 +4,10 @@
  * `--ipv4` and `--ipv6` give the addresses to listen on; as in MirageOS 3.9 the prefix length is
  * ignored (the host's routing decides), and the default 0.0.0.0/0 means every IPv4 address. A
  * listened port is bound on the IPv4 address (unless ipv6Only) and on the IPv6 address, or ::
- * when none is given (unless ipv4Only); the IPv6 socket is IPv6-only so the two never clash.
+ * when none is given (unless ipv4Only); the IPv6 socket is IPv6-only so the two never clash,
+ * and one `listen` call serves both families. `--ipv4-only`/`--ipv6-only` turn the other family
+ * off entirely, as the direct stack does: no address in `ip`, no listening socket, and connect
+ * and send to that family (an IPv4-mapped ::ffff:a.b.c.d counting as IPv4) fail naming the key.
  * A host without one of the families gets a warning and the other family only. A bind that
  * fails for any other reason (port in use, permission) makes `listen()` reject: a server whose
  * `start` awaits `stack.listen()` stops with that error instead of running deaf.

@@ -6,7 +6,7 @@ import { FlowError, type Endpoint, type IpAddress, type Tcp, type TcpFlow, type 
 import { flowErrorOf } from "./flow-error.ts";
 import { endpointOfNode } from "./socket-address.ts";
 import { SocketFlow } from "./socket-flow.ts";
-import { checkPort, describeHost, isMissingFamily, settleBinds, type FamilyBinding, type SocketStackContext } from "./socket-family.ts";
+import { checkPort, describeHost, isMissingFamily, routeTo, settleBinds, type FamilyBinding, type SocketStackContext } from "./socket-family.ts";
 
 interface TcpListener {
   servers: Server[];
@@ -51,14 +51,13 @@ export class SocketTcp implements Tcp {
   async connect(address: IpAddress, port: number): Promise<TcpFlow> {
     checkPort(port, "TCP connect", false);
     if (this.disconnected) throw new FlowError("closed", "the stack is disconnected");
-    const binding = this.context.families.find((b) => b.family === address.family);
-    if (!binding) {
-      throw new FlowError("unreachable", `cannot connect to ${address}: IPv${address.family} is disabled (--ipv${address.family === 4 ? 6 : 4}-only)`);
-    }
+    const route = routeTo(this.context, address);
+    if ("disabled" in route) throw new FlowError("unreachable", `cannot connect to ${address}: ${route.disabled}`);
+    const { binding } = route;
     const socket = netConnect({
-      host: address.toString(),
+      host: route.address.toString(),
       port,
-      family: address.family,
+      family: route.address.family,
       allowHalfOpen: true,
       // MirageOS binds outgoing connections to the stack's own address when it has one.
       ...(binding.wildcard ? {} : { localAddress: binding.host }),

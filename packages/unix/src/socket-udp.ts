@@ -12,7 +12,7 @@
 import { createSocket, type Socket as DgramSocket } from "node:dgram";
 import { Ipv4Address, Ipv6Address, type Datagram, type Endpoint, type IpAddress, type Udp, type UdpSendOptions } from "@mirage-ts/runtime";
 import { endpointOfNode, ipOfNode } from "./socket-address.ts";
-import { checkPort, describeHost, isMissingFamily, settleBinds, type FamilyBinding, type SocketStackContext } from "./socket-family.ts";
+import { checkPort, describeHost, ipv4OfMapped, isMissingFamily, routeTo, settleBinds, type FamilyBinding, type SocketStackContext } from "./socket-family.ts";
 
 /** Linux's default unicast TTL / hop limit, restored after a send with an explicit ttl. */
 const DEFAULT_TTL = 64;
@@ -100,13 +100,15 @@ export class SocketUdp implements Udp {
   }
 
   async send(options: UdpSendOptions): Promise<void> {
-    const { dst, dstPort, data, srcPort, src, ttl } = options;
+    const { dstPort, data, srcPort, ttl } = options;
     checkPort(dstPort, "UDP send (dstPort)", false);
     if (srcPort !== undefined) checkPort(srcPort, "UDP send (srcPort)", true);
     if (this.disconnected) throw new Error("UDP send: the stack is disconnected");
-    const binding = this.context.families.find((b) => b.family === dst.family);
-    if (!binding) throw new Error(`UDP send to ${dst}: IPv${dst.family} is disabled (--ipv${dst.family === 4 ? 6 : 4}-only)`);
-    if (src !== undefined && src.family !== dst.family) throw new Error(`UDP send: the source ${src} and destination ${dst} are of different families`);
+    const route = routeTo(this.context, options.dst);
+    if ("disabled" in route) throw new Error(`UDP send to ${options.dst}: ${route.disabled}`);
+    const { binding, address: dst } = route;
+    const src = options.src === undefined ? undefined : (ipv4OfMapped(options.src) ?? options.src);
+    if (src !== undefined && src.family !== dst.family) throw new Error(`UDP send: the source ${options.src} and destination ${options.dst} are of different families`);
 
     let socket = srcPort ? this.listeningSocket(srcPort, dst.family, src) : undefined;
     let temporary = false;

@@ -252,6 +252,69 @@ test("socket stack: --ipv4-only does not listen on IPv6, --ipv6-only not on IPv4
   await v6.disconnect();
 });
 
+test("socket stack: a family turned off sends nothing: connect and send name the key; an IPv4-mapped address is IPv4", async () => {
+  const peer = createServer((socket) => socket.end("hi"));
+  peer.listen(0, "127.0.0.1");
+  await once(peer, "listening");
+  const port = (peer.address() as AddressInfo).port;
+  const mapped = IpAddress.of("::ffff:127.0.0.1");
+  const unreachable = (pattern: RegExp) => (e: unknown) => e instanceof FlowError && e.code === "unreachable" && pattern.test(e.message);
+
+  const v6 = await stackWith({ ipv6Only: true });
+  assert.equal(v6.ip.config().ipv4, undefined, "no IPv4 address with --ipv6-only");
+  assert.deepEqual(v6.ip.addresses().map((a) => a.family), [6]);
+  await assert.rejects(v6.tcp.connect(IpAddress.of("127.0.0.1"), port), unreachable(/IPv4 is disabled \(--ipv6-only=true\)/));
+  // An IPv6 socket would carry this one over IPv4: it is refused like any IPv4 address.
+  await assert.rejects(v6.tcp.connect(mapped, port), unreachable(/IPv4 is disabled \(--ipv6-only=true\), and ::ffff:7f00:1 is an IPv4-mapped address/));
+  await assert.rejects(v6.udp.send({ dst: mapped, dstPort: port, data: new Uint8Array(1) }), /IPv4 is disabled/);
+  v6.udp.listen(0, () => undefined);
+  assert.deepEqual((await v6.udp.whenListening(0)).map((e) => e.address.toString()), ["::1"]);
+  await v6.disconnect();
+
+  const v4 = await stackWith({ ipv4Only: true });
+  assert.equal(v4.ip.config().ipv6, undefined, "no IPv6 address with --ipv4-only");
+  await assert.rejects(v4.tcp.connect(IpAddress.of("::1"), port), unreachable(/IPv6 is disabled \(--ipv4-only=true\)/));
+  await assert.rejects(v4.udp.send({ dst: Ipv6Address.localhost, dstPort: port, data: new Uint8Array(1) }), /UDP send to ::1: IPv6 is disabled \(--ipv4-only=true\)/);
+  v4.udp.listen(0, () => undefined);
+  assert.deepEqual((await v4.udp.whenListening(0)).map((e) => e.address.toString()), ["127.0.0.1"]);
+  // IPv4 is IPv4 however it is written.
+  const viaMapped = await v4.tcp.connect(mapped, port);
+  assert.equal(viaMapped.remote.address.toString(), "127.0.0.1");
+  assert.equal((await readFlow(viaMapped)).toString(), "hi");
+  await v4.disconnect();
+
+  const dual = await stackWith();
+  const flow = await dual.tcp.connect(mapped, port);
+  assert.equal(flow.remote.address.family, 4, "a dual stack reaches an IPv4-mapped address over IPv4");
+  assert.equal((await readFlow(flow)).toString(), "hi");
+  await dual.disconnect();
+  peer.close();
+});
+
+test("socket stack: UDP to a turned-off family's address on a listened port gets nothing back", async () => {
+  for (const [off, client, host] of [
+    [{ ipv4Only: true }, "udp6", "::1"],
+    [{ ipv6Only: true }, "udp4", "127.0.0.1"],
+  ] as const) {
+    const stack = await stackWith(off);
+    const received: string[] = [];
+    stack.udp.listen(0, async (d) => {
+      received.push(String(d.src));
+      await stack.udp.send({ dst: d.src, dstPort: d.srcPort, srcPort: d.dstPort, data: d.data });
+    });
+    const [endpoint] = await stack.udp.whenListening(0);
+    const socket = createSocket(client);
+    socket.bind(0, host);
+    await once(socket, "listening");
+    const reply = Promise.race([once(socket, "message").then(() => "reply"), new Promise<string>((r) => setTimeout(() => r("silence"), 300))]);
+    socket.send("anyone?", endpoint!.port, host);
+    assert.equal(await reply, "silence", `nothing answers ${host} with ${JSON.stringify(off)}`);
+    assert.deepEqual(received, []);
+    socket.close();
+    await stack.disconnect();
+  }
+});
+
 test("socket stack: the default 0.0.0.0 and :: listen on every address, both families on one port", async () => {
   const probe = createServer();
   probe.listen(0, "127.0.0.1");
