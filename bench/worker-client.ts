@@ -2,6 +2,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import type { TcpWorkerCommand } from "./tcp-protocol.ts";
 import type { WorkerCommand } from "./worker-protocol.ts";
 
 export class BenchWorker {
@@ -17,11 +18,11 @@ export class BenchWorker {
 
   /**
    * Starts `script` (a file of bench/) in namespace `ns` and waits for it to be ready. `nodeFlags`
-   * go to node (e.g. --cpu-prof).
+   * go to node (e.g. --cpu-prof), `args` to the script.
    */
-  static async start(name: string, ns: string, script: string, nodeFlags: string[] = []): Promise<BenchWorker> {
+  static async start(name: string, ns: string, script: string, nodeFlags: string[] = [], args: string[] = []): Promise<BenchWorker> {
     const path = fileURLToPath(new URL(script, import.meta.url));
-    const child = spawn("ip", ["netns", "exec", ns, process.execPath, ...nodeFlags, "--import", "tsx", path]);
+    const child = spawn("ip", ["netns", "exec", ns, process.execPath, ...nodeFlags, "--import", "tsx", path, ...args]);
     child.stderr.pipe(process.stderr);
     const worker = new BenchWorker(name, child);
     await worker.next(); // {"ready":true}
@@ -29,13 +30,18 @@ export class BenchWorker {
   }
 
   /** Sends `command` and resolves with the reply; commands to one worker are answered in order. */
-  ask<T>(command: WorkerCommand): Promise<T> {
+  ask<T>(command: WorkerCommand | TcpWorkerCommand): Promise<T> {
     const reply = this.queue.then(async () => {
       this.child.stdin.write(`${JSON.stringify(command)}\n`);
       return (await this.next()) as T;
     });
     this.queue = reply.catch(() => undefined);
     return reply;
+  }
+
+  /** The worker's process id (`ip netns exec` runs node in its own place), for its CPU time in /proc. */
+  get pid(): number | undefined {
+    return this.child.pid;
   }
 
   async quit(): Promise<void> {
