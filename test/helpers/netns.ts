@@ -184,8 +184,7 @@ export interface BuiltExample {
  * (socket, direct, DHCP) may run at once without rewriting each other's generated files.
  * `prepare`, when given, runs on the copy before it is configured (extra htdocs, a certificate).
  */
-export function buildExampleCopy(example: string, name: string, configureArgs: string[], prepare?: (dir: string) => void): BuiltExample {
-  const source = exampleDir(example);
+export function buildExampleCopy(example: string, name: string, configureArgs: string[], prepare?: (dir: string) => void, source = exampleDir(example)): BuiltExample {
   const dir = mkdtempSync(join(repoRoot, "test", `.tmp-${example}-`));
   const generated = new Set(["main.ts", "keys.ts", "package.json", "tsconfig.json", "dist", ".mirage", ".mirage.config", "node_modules"]);
   for (const entry of readdirSync(source)) {
@@ -205,6 +204,14 @@ export function buildExampleCopy(example: string, name: string, configureArgs: s
     boot: (host, args = []) => new RunningUnikernel(host.spawn(launcher, args, { cwd: dir })),
     remove: () => rmSync(dir, { recursive: true, force: true }),
   };
+}
+
+/**
+ * Like buildExampleCopy, for a test-only unikernel under test/fixtures/`fixture` (config.ts and
+ * unikernel.ts, as an example has them).
+ */
+export function buildFixtureCopy(fixture: string, name: string, configureArgs: string[]): BuiltExample {
+  return buildExampleCopy(fixture, name, configureArgs, undefined, join(repoRoot, "test", "fixtures", fixture));
 }
 
 // ---------------------------------------------------------------------------------------------

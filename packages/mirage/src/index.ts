@@ -21,6 +21,8 @@ export {
   pcapNetwork,
   pcapFile,
   pcapKey,
+  linkFaultsNetwork,
+  linkFaultsKey,
   netKey,
   dhcpKey,
   interfaceKey,

@@ -27,20 +27,21 @@ describe("configure --net=direct", () => {
     assert.deepEqual(listing(dir), [".mirage.config", "config.ts", "keys.ts", "main.ts", "package.json", "tsconfig.json", "unikernel.ts"]);
   });
 
-  it("connects the TAP, the capture, the shared clocks and random, then the direct stack over the capture", () => {
+  it("connects the TAP, the link faults, the capture, the shared clocks and random, then the direct stack over the capture", () => {
     const code = mainTs(dir);
-    assert.match(code, /^import \{ connectTapNetif, connectPcapFile, connectPosixClock, connectMonotonicClock, connectTime, connectRandom \} from "@mirage-ts\/unix";$/m);
-    assert.match(code, /^import \{ connectPcapNetif, connectDirectStackV4V6 \} from "@mirage-ts\/tcpip";$/m);
+    assert.match(code, /^import \{ connectTapNetif, connectTime, connectRandom, connectPcapFile, connectPosixClock, connectMonotonicClock \} from "@mirage-ts\/unix";$/m);
+    assert.match(code, /^import \{ connectLinkFaultsNetif, connectPcapNetif, connectDirectStackV4V6 \} from "@mirage-ts\/tcpip";$/m);
     const labels = [...code.matchAll(/await connect\("([^"]+)"/g)].map((m) => m[1]);
-    assert.deepEqual(labels, ["net", "pcap_file", "pclock", "pcap", "mclock", "time", "random", "stackv4v6"]);
+    assert.deepEqual(labels, ["net", "time", "random", "link_faults", "pcap_file", "pclock", "pcap", "mclock", "stackv4v6"]);
     assert.match(connectLine(code, "net"), /connectTapNetif\(\{ name: keys\.interface \}\)/);
+    assert.match(connectLine(code, "link_faults"), /connectLinkFaultsNetif\(\{ netif: net_0, time: time_1, random: random_2, spec: keys\.linkFaults \}\)/);
     assert.match(connectLine(code, "pcap_file"), /connectPcapFile\(\{ path: keys\.pcap \}\)/);
-    assert.match(connectLine(code, "pcap"), /connectPcapNetif\(\{ netif: net_0, sink: pcap_file_1, clock: pclock_2 \}\)/);
+    assert.match(connectLine(code, "pcap"), /connectPcapNetif\(\{ netif: link_faults_3, sink: pcap_file_4, clock: pclock_5 \}\)/);
     const stack = connectLine(code, "stackv4v6");
-    assert.match(stack, /connectDirectStackV4V6\(\{ netif: pcap_3, clock: mclock_4, time: time_5, random: random_6, ipv4: keys\.ipv4, ipv4Gateway: keys\.ipv4Gateway, /);
+    assert.match(stack, /connectDirectStackV4V6\(\{ netif: pcap_6, clock: mclock_7, time: time_1, random: random_2, ipv4: keys\.ipv4, ipv4Gateway: keys\.ipv4Gateway, /);
     for (const field of ["ipv6: keys.ipv6", "ipv6Gateway: keys.ipv6Gateway", "ipv4Only: keys.ipv4Only", "ipv6Only: keys.ipv6Only"]) assert.ok(stack.includes(field), field);
     assert.doesNotMatch(stack, /dhcp/);
-    assert.match(code, /start_job\(\{ stack: stackv4v6_7, random: random_6 \}, keys\)/, "the job's random is the stack's");
+    assert.match(code, /start_job\(\{ stack: stackv4v6_8, random: random_2 \}, keys\)/, "the job's random is the stack's");
   });
 
   it("has the direct stack's keys: --ipv4 defaults to 10.0.0.2/24, --interface to tap0, --pcap is a boot key", async () => {
@@ -48,6 +49,7 @@ describe("configure --net=direct", () => {
     assert.match(keys, /^--ipv4=10\.0\.0\.2\/24\tboth\tkeys\.ipv4: Ipv4Prefix\t\(default\)$/m);
     assert.match(keys, /^--interface=tap0\tboth\tkeys\.interface: string\t\(default\)$/m);
     assert.match(keys, /^--pcap=\(none\)\tboot\tkeys\.pcap: string \| undefined\t\(default\)$/m);
+    assert.match(keys, /^--link-faults=\(none\)\tboot\tkeys\.linkFaults: string \| undefined\t\(default\)$/m);
     assert.match(keys, /^--net=direct\tconfigure\t/m);
     assert.match(keys, /^--ipv6-only=false\t/m);
   });
@@ -63,7 +65,7 @@ describe("configure --net=direct", () => {
     const d = scratchDir("direct");
     await mirageOk(d, ["configure", "--net=direct", "--dhcp=true"]);
     const stack = connectLine(mainTs(d), "stackv4v6");
-    assert.match(stack, /connectDirectStackV4V6\(\{ netif: pcap_3, clock: mclock_4, time: time_5, random: random_6, ipv6: keys\.ipv6, /);
+    assert.match(stack, /connectDirectStackV4V6\(\{ netif: pcap_6, clock: mclock_7, time: time_1, random: random_2, ipv6: keys\.ipv6, /);
     assert.match(stack, /dhcp: true \}\)\);$/);
     assert.doesNotMatch(stack, /ipv4: |ipv4Gateway/);
     const keys = (await mirageOk(d, ["query", "keys"])).stdout;

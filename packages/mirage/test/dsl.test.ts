@@ -131,7 +131,7 @@ describe("resolveGraph", () => {
     const impls = (given: Record<string, unknown>) => resolveGraph(reg, values(given)).devices.map((d) => d.spec.impl);
     assert.deepEqual(impls({}), ["socket", "crunch"]);
     assert.deepEqual(impls({ "kv-ro": "direct" }), ["socket", "direct"]);
-    assert.deepEqual(impls({ net: "direct" }), ["tap", "file", "unix", "pcap", "unix", "unix", "unix", "direct", "crunch"]);
+    assert.deepEqual(impls({ net: "direct" }), ["tap", "unix", "unix", "link-faults", "file", "unix", "pcap", "unix", "direct", "crunch"]);
     assert.deepEqual(impls({ net: "direct", dhcp: true }).slice(-2), ["direct-dhcp", "crunch"]);
   });
 
@@ -140,12 +140,13 @@ describe("resolveGraph", () => {
     const graph = resolveGraph(reg, values({ net: "direct" }));
     assert.deepEqual(
       graph.devices.map((d) => d.label),
-      ["net", "pcap_file", "pclock", "pcap", "mclock", "time", "random", "stackv4v6"],
+      ["net", "time", "random", "link_faults", "pcap_file", "pclock", "pcap", "mclock", "stackv4v6"],
     );
     const stack = graph.devices.find((d) => d.label === "stackv4v6")!;
     assert.equal(stack.deps["time"], graph.jobs[0]!.devices["time"]);
     assert.equal(stack.deps["random"], graph.jobs[0]!.devices["random"]);
-    assert.equal(stack.deps["netif"]!.deps["netif"]!.spec.impl, "tap");
+    assert.equal(stack.deps["netif"]!.deps["netif"]!.spec.impl, "link-faults");
+    assert.equal(stack.deps["netif"]!.deps["netif"]!.deps["netif"]!.spec.impl, "tap");
   });
 
   it("collects the configure keys of every branch, and only the chosen branch's keys", () => {

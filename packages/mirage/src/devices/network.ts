@@ -5,13 +5,14 @@
  *
  * The socket stack uses the host's sockets (node:net, node:dgram). The direct stack is
  * @mirage-ts/tcpip over a TAP device (`--interface`), with the monotonic clock, time and random
- * shared with the rest of the graph, and a packet capture in between that `--pcap=FILE` turns on
- * at boot:
+ * shared with the rest of the graph, and in between a seeded link-fault wrapper that
+ * `--link-faults=SPEC` turns on at boot (tests over a bad link) and a packet capture that
+ * `--pcap=FILE` turns on at boot:
  *
- *   net (TAP, --interface) ─┐
- *   pcap_file (--pcap) ─────┼─ pcap (Netif) ─┐
- *   pclock ─────────────────┘                ├─ stackv4v6 (direct: --ipv4/--ipv4-gateway, or DHCP)
- *   mclock, time, random ────────────────────┘
+ *   net (TAP, --interface) ── link_faults (--link-faults) ─┐
+ *   pcap_file (--pcap) ────────────────────────────────────┼─ pcap (Netif) ─┐
+ *   pclock ────────────────────────────────────────────────┘                ├─ stackv4v6 (direct: --ipv4/--ipv4-gateway, or DHCP)
+ *   mclock, time, random ───────────────────────────────────────────────────┘
  *
  * `--dhcp=true` (configure) chooses the DHCP variant, which has no `--ipv4`/`--ipv4-gateway`
  * keys, as in MirageOS 3.10. The direct stack is IPv4-only for now: see
@@ -123,6 +124,35 @@ export const pcapFile: ImplDevice = impl({
   writePathKeys: [pcapKey],
 });
 
+export const linkFaultsKey = key(
+  "link-faults",
+  Arg.optional(Conv.string, {
+    doc:
+      "Inject seeded faults between the TAP device and the direct stack (for tests: this kernel has no netem). SPEC is NAME=VALUE[,...] with " +
+      "NAME one of loss, duplicate, reorder, corrupt (probability: 0.01 or 1%), delay, jitter, reorder-delay (milliseconds), mtu (bytes), " +
+      "direction (both|tx|rx), seed (integer), e.g. loss=0.01,reorder=0.01,duplicate=0.01,corrupt=0.01,seed=7. Absent: no faults.",
+    docv: "SPEC",
+    stage: "boot",
+    ...network,
+  }),
+);
+
+/**
+ * `network` behind the link-fault wrapper when `--link-faults` is given at boot (passed through
+ * untouched otherwise). It sits below the capture, so that `--pcap` records what the stack saw.
+ */
+export function linkFaultsNetwork(network: Device): ImplDevice {
+  return impl({
+    type: "Netif",
+    name: "link_faults",
+    impl: "link-faults",
+    module: TCPIP_PACKAGE,
+    connect: "connectLinkFaultsNetif",
+    keys: { spec: linkFaultsKey },
+    deps: { netif: network, time: defaultTime, random: defaultRandom },
+  });
+}
+
 /** `network`, its frames recorded into the `--pcap` file when one is given at boot. */
 export function pcapNetwork(network: Device): ImplDevice {
   return impl({
@@ -156,7 +186,7 @@ export function socketStackv4v6(): ImplDevice {
 
 /** mirage-ts's own TCP/IP over `network`: static (`--ipv4`, `--ipv4-gateway`), or DHCP when configured with `--dhcp=true`. */
 export function directStackv4v6(network: Device, options: { dhcpKey?: Key<boolean> } = {}): ChoiceDevice {
-  const deps = { netif: pcapNetwork(network), clock: defaultMonotonicClock, time: defaultTime, random: defaultRandom };
+  const deps = { netif: pcapNetwork(linkFaultsNetwork(network)), clock: defaultMonotonicClock, time: defaultTime, random: defaultRandom };
   const ipv6Keys = {
     ipv6: ipv6Key,
     ipv6Gateway: ipv6GatewayKey,
