@@ -49,6 +49,43 @@ export interface IpRx<A> {
 
 export type IpRxHandler<A> = (rx: IpRx<A>) => void;
 
+/**
+ * What an ICMP error (or our own failed neighbour resolution) says about a datagram a transport
+ * sent (RFC 1122 §4.2.3.9, RFC 4443 §3, RFC 1191, RFC 8201):
+ * - "too-big": a link on the path carries at most `mtu` bytes (ICMPv6 Packet Too Big, ICMPv4
+ *   fragmentation needed); the layer already lowered its path MTU for `remote`;
+ * - "refused": port or protocol unreachable, nobody listens there;
+ * - "prohibited": administratively prohibited (a firewall);
+ * - "unreachable": no route, network, host or address unreachable (our next hop included: its
+ *   neighbour discovery failed);
+ * - "time-exceeded", "parameter-problem": the hop limit ran out on the way, or a header was refused.
+ */
+export type IpErrorKind = "too-big" | "refused" | "prohibited" | "unreachable" | "time-exceeded" | "parameter-problem";
+
+export interface IpErrorReport<A> {
+  kind: IpErrorKind;
+  /**
+   * RFC 1122 §4.2.3.9's hard errors (port/protocol unreachable, administratively prohibited, and
+   * a next hop that never answered neighbour discovery, as Linux reports it): a connection being
+   * opened gives up on them. Soft errors may be transient and are only recorded.
+   */
+  hard: boolean;
+  /** For "too-big": the path MTU to use from now on; 0 otherwise. */
+  mtu: number;
+  /** The quoted datagram's source (ours) and destination. */
+  local: A;
+  remote: A;
+  /** The quoted transport header's ports (its first four bytes). */
+  localPort: number;
+  remotePort: number;
+  /** The quoted transport header, at least 8 bytes (TCP's ports and sequence number, a whole UDP header); a copy. */
+  header: Uint8Array;
+  /** What happened, for logs and errors: "ICMPv6 port unreachable from 2001:db8::2". */
+  description: string;
+}
+
+export type IpErrorHandler<A> = (report: IpErrorReport<A>) => void;
+
 export interface IpLayer<A> {
   readonly family: 4 | 6;
   /** Transports build an outgoing datagram's payload here, starting at `txPayloadOffset`. */
@@ -88,4 +125,17 @@ export interface IpLayer<A> {
    * probing it (RFC 4861 §7.3.1). Optional: IPv4 (ARP) has no use for it.
    */
   confirmReachable?(dst: A): void;
+  /**
+   * Registers `callback` to run once after each batch of received datagrams (a netif batch, a
+   * batch of looped-back datagrams), after the last one's handler returned: TCP sends its
+   * coalesced ACKs there. Optional: without it a transport acts per datagram.
+   */
+  afterBatch?(callback: () => void): void;
+  /**
+   * Errors about datagrams of `protocol` we sent (ICMP errors whose quoted packet came from one of
+   * our addresses and carries at least 8 bytes of its transport header), for the transport to find
+   * the connection and react: TCP lowers its MSS on "too-big" and fails a connect on a hard error.
+   * Optional: a layer without it reports nothing.
+   */
+  setErrorHandler?(protocol: number, handler: IpErrorHandler<A> | undefined): void;
 }

@@ -172,3 +172,81 @@ test("the neighbour cache under traffic: REACHABLE, STALE after ReachableTime, D
   assert.equal(state(), undefined);
   assert.ok(s.stats().ndp!.resolutionFailures >= 1);
 });
+
+test("RFC 4862 §5.4.2: the first MLD report waits a random 0..1 s after start, then precedes the first DAD solicitation; same seed, same delay", async () => {
+  /** When the first packet from a fresh stack with `seed` appeared, what it was, and what the first other than MLD was. */
+  const firstMessages = async (seed: number): Promise<{ at: number; first: string; second: string }> => {
+    const { vt, sw, stack } = lan();
+    const watcher = rawIpv6Host(sw.connect());
+    const started = vt.now();
+    stack("10.0.0.1/24", { seed, ipv6: { address: Ipv6Prefix.of("2001:db8::7/64") } });
+    while (watcher.packets.length === 0 && vt.now() - started < 2000) await vt.advance(1);
+    const at = vt.now() - started;
+    await vt.advance(5);
+    const kind = (p: (typeof watcher.packets)[number] | undefined): string =>
+      p === undefined ? "none" : p.packet.dst.equals(IPV6_ALL_MLDV2_ROUTERS) ? "mld" : p.packet.src.isUnspecified() && p.packet.nextHeader === 58 ? `from :: (${p.packet.payload[0]})` : "other";
+    return { at, first: kind(watcher.packets[0]), second: kind(watcher.packets.find((p) => kind(p) !== "mld")) };
+  };
+  const runs = [];
+  for (const seed of [1, 2, 3, 4, 5, 6]) runs.push(await firstMessages(seed));
+  for (const r of runs) {
+    assert.ok(r.at <= 1001, `within MAX_RTR_SOLICITATION_DELAY (${r.at} ms)`);
+    assert.equal(r.first, "mld", "the report joining the solicited-node groups goes first");
+    assert.ok(r.second === "from :: (135)" || r.second === "from :: (133)", `then (after the other group's report) the DAD or router solicitation it waited for (${r.second})`);
+  }
+  assert.ok(new Set(runs.map((r) => r.at)).size > 1 && runs.some((r) => r.at > 50), `the delay is random: ${runs.map((r) => r.at)}`);
+  assert.deepEqual(await firstMessages(3), runs[2], "and deterministic for one seed (virtual time)");
+});
+
+test("redirects (RFC 4861 §8): followed from the first-hop router; refused from another router, with a bad hop limit or a global target", async () => {
+  const { vt, sw, stack } = lan();
+  const router = rawIpv6Host(sw.connect());
+  router.router = true;
+  const better = rawIpv6Host(sw.connect());
+  better.router = true;
+  const s = stack("10.0.0.1/24");
+  await vt.advance(3000);
+  router.advertise({ prefixes: [prefixInformation("2001:db8:aa::/64")] });
+  await vt.advance(3000);
+  const ours = slaacAddress(Ipv6Prefix.of("2001:db8:aa::/64"), modifiedEui64(s.netif.mac))!;
+  const far = v6("2001:db8:ff::1");
+  /** Pings `dst` and says which host's MAC the echo request went to. */
+  const pingGoesTo = async (dst: Ipv6Address): Promise<string> => {
+    const before = { router: router.packets.length, better: better.packets.length };
+    void s.icmp6.ping(dst, { timeoutMs: 50 }).catch(() => {});
+    await vt.advance(100);
+    const echoTo = (h: typeof router, from: number): boolean => h.packets.slice(from).some((p) => p.packet.dst.equals(dst) && p.dstMac.equals(h.mac) && p.packet.payload[0] === 128);
+    return echoTo(router, before.router) ? "router" : echoTo(better, before.better) ? "better" : "nobody";
+  };
+  assert.equal(await pingGoesTo(far), "router");
+  const redirect = (target: Ipv6Address, destination: Ipv6Address, withMac = true) => ({
+    type: "redirect" as const,
+    target,
+    destination,
+    options: withMac ? [{ type: "target-link-layer-address" as const, mac: better.mac }] : [],
+  });
+
+  better.sendNdp(s.netif.mac, better.linkLocal, ours, redirect(better.linkLocal, far));
+  router.sendNdp(s.netif.mac, router.linkLocal, ours, redirect(better.linkLocal, far), 254);
+  router.sendNdp(s.netif.mac, router.linkLocal, ours, redirect(v6("2001:db8:aa::77"), far));
+  await vt.advance(10);
+  assert.equal(await pingGoesTo(far), "router", "none of those three is followed");
+  assert.equal(s.stats().ipv6!.redirectsRefused, 1, "the one from a router we do not use for it");
+  assert.equal(s.stats().ndp!.rxInvalid, 2, "hop limit 254; a target neither link-local nor the destination");
+
+  router.sendNdp(s.netif.mac, router.linkLocal, ours, redirect(better.linkLocal, far));
+  await vt.advance(10);
+  assert.equal(s.stats().ipv6!.redirects, 1);
+  assert.equal(await pingGoesTo(far), "better", "the redirect's target is now the next hop");
+  const entry = s.ndp.entries().find((e) => e.ip.equals(better.linkLocal));
+  assert.ok(entry !== undefined && entry.mac?.equals(better.mac) && entry.isRouter, "its link-layer address came with the redirect");
+  assert.equal(await pingGoesTo(v6("2001:db8:ff::2")), "router", "other destinations still go to the default router");
+
+  // Target = destination: the destination is on-link, reached directly (here: the better host holds it).
+  const neighbour = v6("2001:db8:bb::5");
+  better.addresses.push(neighbour);
+  assert.equal(await pingGoesTo(neighbour), "router");
+  router.sendNdp(s.netif.mac, router.linkLocal, ours, redirect(neighbour, neighbour, false));
+  await vt.advance(10);
+  assert.equal(await pingGoesTo(neighbour), "better", "resolved by neighbour discovery and sent straight to it");
+});

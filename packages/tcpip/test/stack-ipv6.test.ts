@@ -144,3 +144,19 @@ test("a stack reaches its own IPv6 addresses (loopback) and picks the source by 
   assert.deepEqual(got.map((d) => [d.src.toString(), d.data[0]]), [[linkLocalAddress(a.netif.mac).toString(), 1], ["2001:db8::1", 2]]);
   await assert.rejects(a.icmp6.ping(v6("2001:db8:9::1")), /no route to 2001:db8:9::1/);
 });
+
+test("the start-up line says where IPv6 addresses come from: static plus SLAAC, SLAAC only, or link-local only", async () => {
+  const { vt, stack } = lan();
+  const a = stack("10.0.0.1/24", { ipv6: { address: Ipv6Prefix.of("2001:db8::2/64") } });
+  assert.ok(a.log.lines.some((l) => l.endsWith("IPv4 10.0.0.1/24, IPv6 2001:db8::2/64 (static) + SLAAC")), a.log.lines.join("\n"));
+  const b = stack("10.0.0.2/24", { ipv6: { address: Ipv6Prefix.of("2001:db8::3/64"), gateway: v6("fe80::1"), acceptRouterAdvertisements: false } });
+  assert.ok(b.log.lines.some((l) => l.endsWith("IPv6 2001:db8::3/64 (static) via fe80::1, router advertisements ignored")));
+  const c = stack("10.0.0.3/24");
+  assert.ok(c.log.lines.some((l) => l.endsWith("IPv4 10.0.0.3/24, IPv6 by SLAAC")));
+  const d = stack("10.0.0.4/24", { ipv6: { acceptRouterAdvertisements: false } });
+  assert.ok(d.log.lines.some((l) => l.endsWith("IPv6 link-local only (router advertisements ignored)")));
+  await vt.advance(3000);
+  await a.disconnect();
+  const stopped = a.log.lines.filter((l) => l.includes("TCP stopped"));
+  assert.deepEqual(stopped.map((l) => l.match(/(IPv\d) TCP stopped: /)?.[1]).sort(), ["IPv4", "IPv6"], "one line per family, each naming it");
+});

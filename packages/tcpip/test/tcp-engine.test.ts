@@ -123,7 +123,7 @@ test("a connection allocates its send buffer at its first write: half-open and r
   assert.equal(conn.sndBuf.length, 0);
   assert.equal(conn.sendSpace, DEFAULT_TCP_CONFIG.sendBufferSize);
   assert.equal(tcpWrite(conn, new Uint8Array(10), 0), 10);
-  assert.equal(conn.sndBuf.length, DEFAULT_TCP_CONFIG.sendBufferSize);
+  assert.ok(conn.sndBuf.length > 0 && conn.sndBuf.length < DEFAULT_TCP_CONFIG.sendBufferSize, "a small write takes a small ring (it grows on demand)");
 
   const { a, b, vt, settle } = pair();
   let server: DirectTcpFlow | undefined;
@@ -136,7 +136,7 @@ test("a connection allocates its send buffer at its first write: half-open and r
   await flow.shutdown("write");
   await vt.advance(200);
   assert.equal(server!.conn.sndBuf.length, 0, "the server only received");
-  assert.equal((flow as DirectTcpFlow).conn.sndBuf.length, DEFAULT_TCP_CONFIG.sendBufferSize);
+  assert.equal((flow as DirectTcpFlow).conn.sndBuf.length, 0, "the client's ring went back once its data and FIN were acknowledged");
 });
 
 test("data arriving after the application closed is answered with RST (RFC 9293 §3.6.1, RFC 2525), not ACKed and dropped", async () => {

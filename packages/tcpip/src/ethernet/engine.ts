@@ -8,6 +8,11 @@
  * Handlers receive the whole frame (the payload starts at ETHERNET_HEADER_LEN): no subarray is
  * made per frame. The frame is only valid during the call (the netif reuses its buffer).
  *
+ * The netif hands over frames in batches (a TAP read, a switch delivery); callbacks registered
+ * with `afterBatch` run once at the end of each, so a layer above can act once per batch rather
+ * than once per frame: TCP sends one ACK per connection per batch (tcp/engine.ts), as a Linux
+ * receiver does for what GRO merged.
+ *
  * Multicast groups are counted: IPv6 joins the group of a solicited-node address once per
  * address that needs it (a link-local and a SLAAC address with one interface identifier share
  * 33:33:ff:xx:xx:xx), and the group is left only when the last of them leaves. The IPv4 path
@@ -52,6 +57,11 @@ export interface EthernetEngine {
    * (the payload is already in place after the header). False when the netif refused it.
    */
   transmit(buffer: Uint8Array, start: number, payloadLength: number, dst: MacAddress, etherType: number): boolean;
+  /**
+   * Registers `callback` to run once after each batch of received frames has been handed to the
+   * handlers (after the last frame's handler returned). Callbacks run in registration order.
+   */
+  afterBatch(callback: () => void): void;
   /** Starts receiving from the netif. */
   start(): void;
   /** Stops delivering frames to handlers (the netif itself is not disconnected: it is not ours). */
@@ -80,6 +90,7 @@ export function createEthernet(options: EthernetOptions): EthernetEngine {
   let arp: EthernetHandler | undefined;
   let ipv6: EthernetHandler | undefined;
   let running = false;
+  const batchEnd: Array<() => void> = [];
   const stats: EthernetStats = {
     rxFrames: 0, rxBytes: 0, rxNotForUs: 0, rxVlanTagged: 0, rxNot8023: 0, rxTruncated: 0,
     rxUnknownEtherType: 0, rxHandlerErrors: 0, txFrames: 0, txBytes: 0, txDropped: 0,
@@ -131,6 +142,14 @@ export function createEthernet(options: EthernetOptions): EthernetEngine {
         if (stats.rxHandlerErrors <= 10) log.err(`a received frame made the stack throw (a bug): ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
       }
     }
+    for (let i = 0; i < batchEnd.length; i++) {
+      try {
+        batchEnd[i]!();
+      } catch (e) {
+        stats.rxHandlerErrors++;
+        if (stats.rxHandlerErrors <= 10) log.err(`the end of a received batch made the stack throw (a bug): ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+      }
+    }
   };
 
   return {
@@ -156,6 +175,9 @@ export function createEthernet(options: EthernetOptions): EthernetEngine {
       if (count === undefined) return;
       if (count <= 1) groups.delete(key);
       else groups.set(key, count - 1);
+    },
+    afterBatch(callback): void {
+      batchEnd.push(callback);
     },
     transmit(buffer, start, payloadLength, dst, etherType): boolean {
       dst.toBytes(buffer, start);

@@ -16,7 +16,7 @@ import { FlowError, Ipv6Address, type Log, type MonotonicClock, type Random, typ
 import { get16, set16, set32 } from "../bytes.ts";
 import { checksumValid, foldSum, internetChecksum, pseudoHeaderSum } from "../checksum.ts";
 import { DEFAULT_ICMP_CONFIG, type IcmpConfig, type PingOptions } from "../icmpv4/engine.ts";
-import type { IpRx } from "../ip-layer.ts";
+import type { IpErrorKind, IpRx } from "../ip-layer.ts";
 import type { Ipv6Engine } from "../ipv6/engine.ts";
 import { IPV6_HEADER_LEN, Ipv6NextHeader } from "../ipv6/wire.ts";
 import { silentLog } from "../logs.ts";
@@ -186,16 +186,32 @@ export function createIcmpv6(options: Icmpv6Options): Icmpv6Engine {
     }
     const original = buffer.slice(off + ICMPV6_HEADER_LEN, off + length);
     const value = ((buffer[off + 4]! << 24) | (buffer[off + 5]! << 16) | get16(buffer, off + 6)) >>> 0;
+    const code = buffer[off + 1]!;
+    const quoted = parseQuotedIpv6(original);
+    // Only about a packet we sent (its source is one of ours): otherwise anyone could shrink any path.
+    const ours = quoted.ok && ipv6.addresses().some((a) => a.address.equals(quoted.value.src));
     if (type === IcmpV6Type.packetTooBig) {
       stats.rxPacketTooBig++;
-      const quoted = parseQuotedIpv6(original);
-      // Only about a packet we sent (its source is one of ours): otherwise anyone could shrink any path.
-      if (quoted.ok && ipv6.source(quoted.value.dst) !== undefined && ipv6.addresses().some((a) => a.address.equals(quoted.value.src))) {
-        ipv6.packetTooBig(quoted.value.dst, value);
-      }
+      if (ours && ipv6.source(quoted.value.dst) !== undefined) ipv6.packetTooBig(quoted.value.dst, value);
     }
-    log.debug(() => `ICMPv6 error type ${type} code ${buffer[off + 1]} from ${rx.src.toString()}`);
-    errorHandler?.({ type, code: buffer[off + 1]!, src: rx.src, value, original });
+    log.debug(() => `ICMPv6 error type ${type} code ${code} from ${rx.src.toString()}`);
+    // The transport whose packet it quotes hears of it (TCP: a smaller MSS, or a failed connect).
+    const meaning = errorMeaning(type, code);
+    if (ours && meaning !== undefined && quoted.value.transport.length >= 8) {
+      const q = quoted.value;
+      ipv6.reportError(q.protocol, {
+        kind: meaning.kind,
+        hard: meaning.hard,
+        mtu: meaning.kind === "too-big" ? ipv6.pathMtu(q.dst) : 0,
+        local: q.src,
+        remote: q.dst,
+        localPort: get16(q.transport, 0),
+        remotePort: get16(q.transport, 2),
+        header: q.transport.slice(0, Math.min(q.transport.length, 60)),
+        description: `ICMPv6 ${meaning.text} from ${rx.src.toString()}`,
+      });
+    }
+    errorHandler?.({ type, code, src: rx.src, value, original });
   };
 
   const receive = (rx: IpRx<Ipv6Address>): void => {
@@ -313,6 +329,42 @@ export function createIcmpv6(options: Icmpv6Options): Icmpv6Engine {
     },
     stats: () => ({ ...stats }),
   };
+}
+
+/**
+ * What an ICMPv6 error means to a transport (RFC 4443 §3). Hard, as Linux's icmpv6_err_convert
+ * has them fatal: port unreachable, administratively prohibited, source address failed
+ * ingress/egress policy, reject route; no route, beyond scope and address unreachable are soft
+ * (RFC 1122 §4.2.3.9's net and host unreachable).
+ */
+export function errorMeaning(type: number, code: number): { kind: IpErrorKind; hard: boolean; text: string } | undefined {
+  switch (type) {
+    case IcmpV6Type.destinationUnreachable:
+      switch (code) {
+        case IcmpV6DestinationUnreachableCode.port:
+          return { kind: "refused", hard: true, text: "port unreachable" };
+        case 1:
+          return { kind: "prohibited", hard: true, text: "destination unreachable (administratively prohibited)" };
+        case 5:
+          return { kind: "prohibited", hard: true, text: "destination unreachable (source address failed policy)" };
+        case 6:
+          return { kind: "prohibited", hard: true, text: "destination unreachable (reject route)" };
+        case 0:
+          return { kind: "unreachable", hard: false, text: "destination unreachable (no route)" };
+        case 3:
+          return { kind: "unreachable", hard: false, text: "destination unreachable (address unreachable)" };
+        default:
+          return { kind: "unreachable", hard: false, text: `destination unreachable (code ${code})` };
+      }
+    case IcmpV6Type.packetTooBig:
+      return { kind: "too-big", hard: false, text: "packet too big" };
+    case IcmpV6Type.timeExceeded:
+      return { kind: "time-exceeded", hard: false, text: code === IcmpV6TimeExceededCode.reassembly ? "time exceeded (reassembly)" : "time exceeded (hop limit)" };
+    case IcmpV6Type.parameterProblem:
+      return { kind: "parameter-problem", hard: false, text: `parameter problem (code ${code})` };
+    default:
+      return undefined;
+  }
 }
 
 /** Port unreachable (RFC 4443 §3.1 code 4): what IpLayer.portUnreachable sends. */

@@ -170,6 +170,11 @@ export interface Ipv4Engine {
   sendError(status: Ipv4SendStatus, dst: number): Error;
   setHandler(protocol: number, handler: Ipv4Handler | undefined): void;
   setErrorSink(sink: Ipv4ErrorSink): void;
+  /**
+   * Registers `callback` to run once after each batch of received datagrams: each netif batch
+   * (EthernetEngine.afterBatch) and each batch of datagrams to our own address.
+   */
+  afterBatch(callback: () => void): void;
   start(): void;
   stop(): void;
   stats(): Ipv4Stats;
@@ -391,6 +396,8 @@ export function createIpv4(options: Ipv4Options): Ipv4Engine {
     if (running) receive(frame, ETHERNET_HEADER_LEN, frame.length, false);
   };
 
+  /** Callbacks run at the end of each received batch (see afterBatch). */
+  const batchEnd: Array<() => void> = [];
   const deliverLoopback = (): void => {
     loopbackTimer = undefined;
     const queue = loopback;
@@ -399,6 +406,14 @@ export function createIpv4(options: Ipv4Options): Ipv4Engine {
       if (!running) break;
       try {
         receive(packet, 0, packet.length, true);
+      } catch (e) {
+        stats.rxLoopbackErrors++;
+        loopbackBug(e);
+      }
+    }
+    for (const callback of batchEnd) {
+      try {
+        callback();
       } catch (e) {
         stats.rxLoopbackErrors++;
         loopbackBug(e);
@@ -577,6 +592,10 @@ export function createIpv4(options: Ipv4Options): Ipv4Engine {
     },
     setErrorSink(sink): void {
       errors = sink;
+    },
+    afterBatch(callback): void {
+      batchEnd.push(callback);
+      ethernet.afterBatch(callback);
     },
     start(): void {
       if (running) return;

@@ -14,9 +14,13 @@
  * and the Ethernet header are written in front. The offset leaves room for a Fragment header too:
  * above the path MTU the packet is cut in place, each fragment's headers written over the tail of
  * the previous fragment, which the netif has consumed (as IPv4 does). Next hop: the destination
- * when it is link-local, in an on-link prefix (a static address's, or advertised with L), else a
- * default router (`--ipv6-gateway`, or learnt from advertisements). The neighbour's MAC comes from
- * the neighbour cache; a packet waiting for resolution is copied into its bounded queue.
+ * when it is link-local, a redirect's target (RFC 4861 §8.3: accepted only from the destination's
+ * current first-hop router, kept REDIRECT_AGE_MS), the destination when in an on-link prefix (a
+ * static address's, or advertised with L), else a default router (`--ipv6-gateway`, or learnt
+ * from advertisements). The neighbour's MAC comes from the neighbour cache; a packet waiting for
+ * resolution is copied into its bounded queue. When the neighbour never answers, the transports
+ * hear of their dropped packets through `setErrorHandler` (a hard "unreachable"), as ICMPv6
+ * errors from the path reach them too (`reportError`, called by the ICMPv6 engine).
  *
  * The path MTU of a destination starts at the link MTU (an advertised MTU may lower it) and is
  * lowered by Packet Too Big, never below 1280; entries age out after 10 minutes (RFC 8201 §4).
@@ -38,7 +42,7 @@ import { pseudoHeaderSum } from "../checksum.ts";
 import { createDeadlineTimer } from "../deadline-timer.ts";
 import type { EthernetEngine } from "../ethernet/engine.ts";
 import { ETHERNET_HEADER_LEN, EtherType } from "../ethernet/wire.ts";
-import type { IpLayer, IpRx, IpRxHandler, IpSendStatus } from "../ip-layer.ts";
+import type { IpErrorHandler, IpErrorReport, IpLayer, IpRx, IpRxHandler, IpSendStatus } from "../ip-layer.ts";
 import { logBug, silentLog } from "../logs.ts";
 import { ipv6MulticastMac } from "../ndp/addresses.ts";
 import { type Ipv6AddressInfo, type NdpEngine, type NdpTuning, createNdp, sameAddress } from "../ndp/engine.ts";
@@ -65,6 +69,12 @@ export const DEFAULT_HOP_LIMIT = 64;
 /** RFC 8201 §4: try a larger path MTU again after this long. */
 export const PATH_MTU_AGE_MS = 10 * 60 * 1000;
 const PATH_MTU_CACHE_MAX = 1024;
+/**
+ * How long a redirect holds (RFC 4861 leaves it to the implementation): after this the destination
+ * goes back to the default router, which redirects again if it still should.
+ */
+export const REDIRECT_AGE_MS = 10 * 60 * 1000;
+const REDIRECT_CACHE_MAX = 1024;
 /** Bytes of packets held while their next hop resolves, across neighbours. */
 export const NDP_QUEUE_MAX_BYTES = 4 * 1024 * 1024;
 
@@ -105,6 +115,9 @@ export interface Ipv6Stats {
   rxLoopbackErrors: number;
   /** Packet Too Big messages that lowered a path MTU. */
   pathMtuUpdates: number;
+  /** Redirects followed (RFC 4861 §8.3), and those refused (not from the destination's current first hop). */
+  redirects: number;
+  redirectsRefused: number;
 }
 
 export interface Ipv6Config {
@@ -131,6 +144,13 @@ export interface Ipv6Engine extends IpLayer<Ipv6Address> {
   pathMtu(dst: Ipv6Address): number;
   /** A Packet Too Big about a packet we sent to `dst` reported `mtu`. */
   packetTooBig(dst: Ipv6Address, mtu: number): void;
+  /** The neighbour a packet to `dst` goes to now (itself, a redirect's target, or a default router); undefined: no route. */
+  nextHop(dst: Ipv6Address): Ipv6Address | undefined;
+  /**
+   * Hands an error about a packet of `protocol` we sent to the transport that registered with
+   * `setErrorHandler` (the ICMPv6 engine calls it for the errors it receives).
+   */
+  reportError(protocol: number, report: IpErrorReport<Ipv6Address>): void;
   setErrorSink(sink: Ipv6ErrorSink): void;
   start(): void;
   stop(): void;
@@ -228,8 +248,11 @@ export function createIpv6(options: Ipv6Options): Ipv6Engine {
     rxPackets: 0, rxTruncated: 0, rxBadVersion: 0, rxNotForUs: 0, rxMartian: 0, rxBadExtensionHeaders: 0, rxFragments: 0,
     rxReassembled: 0, rxReassemblyDrops: 0, rxReassemblyTimeouts: 0, rxUnknownProtocol: 0, rxDelivered: 0, txPackets: 0,
     txFragments: 0, txQueued: 0, txNoRoute: 0, txNoAddress: 0, txUnresolved: 0, txDropped: 0, txLoopback: 0,
-    rxLoopbackErrors: 0, pathMtuUpdates: 0,
+    rxLoopbackErrors: 0, pathMtuUpdates: 0, redirects: 0, redirectsRefused: 0,
   };
+  const errorHandlers = new Map<number, IpErrorHandler<Ipv6Address>>();
+  /** The destination cache's redirected entries (RFC 4861 §8.3), keyed by ipv6Key(destination). */
+  const redirects = new Map<string, { target: Ipv6Address; expiresAt: number }>();
 
   // Hot-path copies of what neighbour discovery decided, refreshed when it changes.
   /** Usable (DAD passed, valid) addresses; `usablePreferred[k]` says whether ours[k] is preferred. */
@@ -459,6 +482,14 @@ export function createIpv6(options: Ipv6Options): Ipv6Engine {
   /** The neighbour a packet to `dst` goes to, or undefined without a route (RFC 4861 §5.2). */
   const nextHop = (dst: Ipv6Address): Ipv6Address | undefined => {
     if (dst.isLinkLocal()) return dst;
+    if (redirects.size > 0) {
+      const key = ipv6Key(dst);
+      const r = redirects.get(key);
+      if (r !== undefined) {
+        if (r.expiresAt > clock.now()) return r.target;
+        redirects.delete(key);
+      }
+    }
     for (let i = 0; i < onLink.length; i++) if (onLink[i]!.contains(dst)) return dst;
     return routerList[0];
   };
@@ -595,13 +626,57 @@ export function createIpv6(options: Ipv6Options): Ipv6Engine {
           transmit(mac, Ipv6Address.ofBytes(packet, 24), packet.length);
         }
       },
-      discard(_ip, packets): void {
+      discard(ip, packets, reason): void {
         unqueue(packets);
         stats.txUnresolved += packets.length;
+        if (reason !== "unreachable") return;
+        // A redirect through a neighbour that stopped answering no longer holds (RFC 4861 §7.3.3).
+        for (const [key, r] of redirects) if (sameAddress(r.target, ip)) redirects.delete(key);
+        // The transports learn that these packets will never go, as Linux reports a failed
+        // neighbour to its own sockets (EHOSTUNREACH): a connect to a dead neighbour fails in
+        // seconds instead of retrying its SYN for minutes. No ICMPv6 goes on the wire for them.
+        for (const packet of packets) reportUnresolved(packet, ip);
+      },
+      redirect(from, target, destination): boolean {
+        // RFC 4861 §8.1: only the router we use for that destination may redirect it.
+        const hop = nextHop(destination);
+        if (hop === undefined || !sameAddress(hop, from) || destination.isLinkLocal()) {
+          stats.redirectsRefused++;
+          return false;
+        }
+        // A target equal to the destination means "it is on-link": the entry sends there directly.
+        const key = ipv6Key(destination);
+        if (!redirects.has(key) && redirects.size >= REDIRECT_CACHE_MAX) redirects.delete(redirects.keys().next().value!);
+        redirects.set(key, { target, expiresAt: clock.now() + REDIRECT_AGE_MS });
+        stats.redirects++;
+        log.debug(() => `redirect from ${from.toString()}: ${destination.toString()} via ${sameAddress(target, destination) ? "the link (on-link)" : target.toString()}`);
+        return true;
       },
       changed: () => refresh(),
     },
   });
+
+  /** Reports a packet of ours (whole, IPv6 header first, as queued) whose next hop `hop` never answered. */
+  function reportUnresolved(packet: Uint8Array, hop: Ipv6Address): void {
+    const protocol = packet[6]!;
+    if (packet.length < IPV6_HEADER_LEN + 8) return;
+    const handler = errorHandlers.get(protocol);
+    if (handler === undefined) return;
+    const remote = Ipv6Address.ofBytes(packet, 24);
+    const header = packet.slice(IPV6_HEADER_LEN, Math.min(packet.length, IPV6_HEADER_LEN + 60));
+    const via = sameAddress(hop, remote) ? "" : ` (the router ${hop.toString()})`;
+    handler({
+      kind: "unreachable",
+      hard: true,
+      mtu: 0,
+      local: Ipv6Address.ofBytes(packet, 8),
+      remote,
+      localPort: get16(header, 0),
+      remotePort: get16(header, 2),
+      header,
+      description: `${remote.toString()}${via} did not answer neighbour discovery (address unreachable)`,
+    });
+  }
 
   const send = (dst: Ipv6Address, src: Ipv6Address, protocol: number, payloadLength: number, hopLimit?: number): IpSendStatus => {
     if (!running) return "stopped";
@@ -679,6 +754,9 @@ export function createIpv6(options: Ipv6Options): Ipv6Engine {
       const hop = nextHop(dst);
       if (hop !== undefined) ndp.confirm(hop);
     },
+    afterBatch(callback: () => void): void {
+      ethernet.afterBatch(callback);
+    },
     addresses: () => ndp.addresses(),
     routers: () => [...routerList],
     hopLimit: () => curHopLimit,
@@ -691,6 +769,14 @@ export function createIpv6(options: Ipv6Options): Ipv6Engine {
       pathMtus.set(ipv6Key(dst), { mtu: value, expiresAt: clock.now() + PATH_MTU_AGE_MS });
       stats.pathMtuUpdates++;
       log.debug(() => `path MTU to ${dst.toString()} is ${value}`);
+    },
+    nextHop,
+    reportError(protocol, report): void {
+      errorHandlers.get(protocol)?.(report);
+    },
+    setErrorHandler(protocol, handler): void {
+      if (handler === undefined) errorHandlers.delete(protocol);
+      else errorHandlers.set(protocol, handler);
     },
     setErrorSink(sink): void {
       errors = sink;
@@ -711,6 +797,7 @@ export function createIpv6(options: Ipv6Options): Ipv6Engine {
       loopbackTimer?.cancel();
       loopbackTimer = undefined;
       loopback = [];
+      redirects.clear();
       reassembly = createIpv6ReassemblyState(reassembly.config);
     },
     stats: () => ({ ...stats }),

@@ -77,6 +77,12 @@ export interface NdpLink {
   discard(ip: Ipv6Address, packets: readonly Uint8Array[], reason: "unreachable" | "queue-full" | "cache-full"): void;
   /** Addresses, routers, prefixes or link parameters changed. */
   changed(): void;
+  /**
+   * A valid redirect (RFC 4861 §8.1 checks done but one): `from` says packets to `destination` go
+   * better to `target` (the destination itself: it is on-link). The link accepts it only when
+   * `from` is the destination's current first-hop router, and then updates its destination cache.
+   */
+  redirect(from: Ipv6Address, target: Ipv6Address, destination: Ipv6Address): boolean;
 }
 
 export interface NdpOptions {
@@ -208,6 +214,16 @@ export function createNdp(options: NdpOptions): NdpEngine {
   let linkMtu: number | undefined;
   let curHopLimit: number | undefined;
   let reportTimer: Timer | undefined;
+  /**
+   * RFC 4862 §5.4.2: the first message after start is delayed by a random 0..MAX_RTR_SOLICITATION_DELAY
+   * (storm avoidance when a whole segment boots together). Autoconfiguration already delays each
+   * DAD solicitation and the first router solicitation so; the MLD reports joining the
+   * solicited-node groups wait with them (`quiet`), and go out together just before the first of
+   * those messages, so a switch forwards the DAD traffic that follows.
+   */
+  let quiet = false;
+  let quietTimer: Timer | undefined;
+  let pendingJoins: Ipv6Address[] = [];
   let running = false;
   // The one-entry memo of `resolve`: valid while the cache is unchanged (`version`) and before `memoUntil`.
   let version = 0;
@@ -272,6 +288,24 @@ export function createNdp(options: NdpOptions): NdpEngine {
     });
   };
 
+  const joinReport = (joined: readonly Ipv6Address[]): void => {
+    sendReport({ records: joined.map((group) => ({ recordType: MldRecordType.changeToExclude, group, sources: [], auxData: new Uint8Array(0) })) });
+    // RFC 3810 §6.1: the state-change report is repeated (Robustness Variable), as one current-state report.
+    scheduleReport(UNSOLICITED_REPORT_INTERVAL_MS);
+  };
+
+  /** The start-up delay is over (the first DAD or router solicitation is due): the deferred joins are reported. */
+  const endQuiet = (): void => {
+    if (!quiet) return;
+    quiet = false;
+    quietTimer?.cancel();
+    quietTimer = undefined;
+    const joined = pendingJoins;
+    pendingJoins = [];
+    // One state-change report per group, as a join at any other time sends (one report could carry them all).
+    for (const group of joined) joinReport([group]);
+  };
+
   const join = (group: Ipv6Address, report: boolean): void => {
     const key = group.toString();
     const g = groups.get(key);
@@ -282,10 +316,9 @@ export function createNdp(options: NdpOptions): NdpEngine {
     groups.set(key, { group, count: 1 });
     ethernet.joinMulticast(ipv6MulticastMac(group));
     link.changed();
-    if (report) {
-      sendReport({ records: [{ recordType: MldRecordType.changeToExclude, group, sources: [], auxData: new Uint8Array(0) }] });
-      scheduleReport(UNSOLICITED_REPORT_INTERVAL_MS);
-    }
+    if (!report) return;
+    if (quiet) pendingJoins.push(group);
+    else joinReport([group]);
   };
 
   const leave = (group: Ipv6Address): void => {
@@ -296,6 +329,11 @@ export function createNdp(options: NdpOptions): NdpEngine {
     groups.delete(key);
     ethernet.leaveMulticast(ipv6MulticastMac(group));
     link.changed();
+    if (quiet && pendingJoins.some((p) => p.equals(group))) {
+      // Never reported as joined: nothing to take back.
+      pendingJoins = pendingJoins.filter((p) => !p.equals(group));
+      return;
+    }
     sendReport({ records: [{ recordType: MldRecordType.changeToInclude, group, sources: [], auxData: new Uint8Array(0) }] });
   };
 
@@ -380,12 +418,14 @@ export function createNdp(options: NdpOptions): NdpEngine {
         leave(action.group);
         return false;
       case "dad-solicit": {
+        endQuiet();
         // RFC 4862 §5.4.2: from ::, to the solicited-node group, no source link-layer option.
         const dst = solicitedNodeMulticast(action.target);
         if (sendNdp({ type: "neighbor-solicitation", target: action.target, options: [] }, UNSPECIFIED, dst, ipv6MulticastMac(dst))) stats.txSolicitations++;
         return false;
       }
       case "router-solicit": {
+        endQuiet();
         const src = readyLinkLocal() ?? UNSPECIFIED;
         const options: NdpOption[] = src.isUnspecified() ? [] : [{ type: "source-link-layer-address", mac }];
         if (sendNdp({ type: "router-solicitation", options }, src, IPV6_ALL_ROUTERS, ALL_ROUTERS_MAC)) stats.txRouterSolicitations++;
@@ -526,10 +566,19 @@ export function createNdp(options: NdpOptions): NdpEngine {
         });
         return;
       }
-      case "redirect":
-        // A host may follow redirects (RFC 4861 §8.3); this one keeps its routes as advertised.
+      case "redirect": {
+        // RFC 4861 §8.3: a host SHOULD follow redirects from the router it uses for the destination.
         stats.rxRedirects++;
+        if (!link.redirect(rx.src, message.target, message.destination)) {
+          log.debug(() => `redirect from ${rx.src.toString()} for ${message.destination.toString()} ignored: not its first-hop router`);
+          return;
+        }
+        const tll = findNdpOption(message.options, "target-link-layer-address");
+        // A target other than the destination is a router; the destination itself is a plain neighbour.
+        const router = message.target.equals(message.destination) ? undefined : true;
+        if (tll !== undefined) neighbor({ type: "learned", ip: message.target, mac: tll.mac, ...(router !== undefined ? { router } : {}) });
         return;
+      }
     }
   };
 
@@ -550,7 +599,13 @@ export function createNdp(options: NdpOptions): NdpEngine {
       if (running) return;
       running = true;
       join(IPV6_ALL_NODES, false);
+      quiet = true;
       configure({ type: "start", linkLocal, statics: options.statics.map((p) => ({ address: p.address, prefixLength: p.length })) });
+      // The first message autoconfiguration will send (each of its delays is random in 0..MAX_RTR_SOLICITATION_DELAY).
+      let first = autoconf.solicitations.nextAt ?? Number.POSITIVE_INFINITY;
+      for (const a of autoconf.addresses.values()) if (a.state === "tentative" && a.dadAt < first) first = a.dadAt;
+      if (Number.isFinite(first)) quietTimer = time.schedule(Math.max(0, first - clock.now()), endQuiet);
+      else endQuiet();
     },
     stop(): void {
       if (!running) return;
@@ -559,6 +614,10 @@ export function createNdp(options: NdpOptions): NdpEngine {
       autoconfTimer.stop();
       reportTimer?.cancel();
       reportTimer = undefined;
+      quietTimer?.cancel();
+      quietTimer = undefined;
+      quiet = false;
+      pendingJoins = [];
       for (const g of groups.values()) ethernet.leaveMulticast(ipv6MulticastMac(g.group));
       groups.clear();
       for (const w of waiters) w.reject(new Error(`the stack stopped before DAD on ${w.address.toString()} finished`));

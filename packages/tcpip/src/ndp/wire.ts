@@ -185,6 +185,10 @@ export function ndpValidityProblem(message: NdpMessage, ip: { src: Ipv6Address; 
     case "redirect":
       if (!ip.src.isLinkLocal()) return `a ${message.type} from ${ip.src.toString()}, not a link-local address`;
       if (message.type === "redirect" && message.destination.isMulticast()) return "a redirect for a multicast destination";
+      // §8.1: the target is a router (named by its link-local address) or the destination itself (on-link).
+      if (message.type === "redirect" && !message.target.isLinkLocal() && !message.target.equals(message.destination)) {
+        return `a redirect to ${message.target.toString()}, neither link-local nor the destination`;
+      }
       return undefined;
     case "neighbor-solicitation":
       if (message.target.isMulticast()) return "a neighbour solicitation for a multicast target";

@@ -244,16 +244,7 @@ export function createDirectStack(options: DirectStackOptions): DirectStack {
     : staticConfig !== undefined
       ? `IPv4 ${staticConfig.address}${staticConfig.gateway ? ` via ${staticConfig.gateway}` : ""}`
       : "IPv4 by DHCP";
-  const v6Summary =
-    ipv6Options === undefined
-      ? "IPv6 off"
-      : [
-          ipv6Options.address !== undefined ? `IPv6 ${ipv6Options.address}` : "IPv6",
-          ipv6Options.gateway !== undefined ? `via ${ipv6Options.gateway}` : undefined,
-          ipv6Options.acceptRouterAdvertisements === false ? "(router advertisements ignored)" : "(SLAAC)",
-        ]
-          .filter((x) => x !== undefined)
-          .join(" ");
+  const v6Summary = ipv6Options === undefined ? "IPv6 off" : describeIpv6(ipv6Options);
   logs.stack.info(`direct stack on ${netif.mac} (MTU ${netif.mtu}): ${v4Summary}, ${v6Summary}`);
 
   return {
@@ -312,6 +303,18 @@ export function createDirectStack(options: DirectStackOptions): DirectStack {
       resolveListen();
     },
   };
+}
+
+/**
+ * The IPv6 part of the start-up line, saying where addresses come from: "IPv6 2001:db8::2/64
+ * (static) + SLAAC", "IPv6 by SLAAC", "IPv6 2001:db8::2/64 (static) via fe80::1, router
+ * advertisements ignored", "IPv6 link-local only (router advertisements ignored)".
+ */
+export function describeIpv6(options: DirectIpv6Options): string {
+  const slaac = options.acceptRouterAdvertisements !== false;
+  const via = options.gateway !== undefined ? ` via ${options.gateway}` : "";
+  if (options.address !== undefined) return `IPv6 ${options.address} (static)${via}${slaac ? " + SLAAC" : ", router advertisements ignored"}`;
+  return slaac ? `IPv6 by SLAAC${via}` : `IPv6 link-local only${via} (router advertisements ignored)`;
 }
 
 /**

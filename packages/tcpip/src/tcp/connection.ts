@@ -12,6 +12,8 @@
  * and that must not allocate.
  */
 import type { FlowErrorCode } from "@mirage-ts/runtime";
+import type { BufferPool } from "../buffer-pool.ts";
+import type { SlabAllocator } from "../slab.ts";
 import type { CongestionControl, CongestionState } from "./congestion.ts";
 import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt, seqMax } from "./seq.ts";
 import { TcpFlag, type TcpOptions } from "./wire.ts";
@@ -134,6 +136,8 @@ export class TcpConnection<A = unknown> implements CongestionState {
   events = 0;
   /** Why the connection closed, when it did not close cleanly. */
   error: FlowErrorCode | undefined = undefined;
+  /** The last ICMP error about its segments ("ICMPv6 port unreachable from ..."), named when it fails. */
+  icmpError: string | undefined = undefined;
   readonly stats: TcpConnectionStats = {
     segmentsSent: 0,
     segmentsReceived: 0,
@@ -169,9 +173,13 @@ export class TcpConnection<A = unknown> implements CongestionState {
   ourMss = 1460;
 
   // Send buffer: a ring holding bytes from `bufSeq` (the first unacknowledged data byte). It is
-  // allocated by the first write (tcpWrite), not with the connection: a SYN queue full of
-  // half-open connections, or connections that only receive, must not cost a send buffer each.
+  // taken by the first write (tcpWrite), not with the connection: a SYN queue full of half-open
+  // connections, or connections that only receive, must not cost a send buffer each. It starts
+  // at SEND_RING_INITIAL bytes and doubles, as data queues up, to `sndBufSize`: a connection that
+  // sends a short reply never pays for (zero-filling, page-faulting) a bulk transfer's ring.
   sndBuf: Uint8Array = NO_SEND_BUFFER;
+  /** Where send rings come from and go back to (the engine's pool); undefined: allocated and left to the GC. */
+  sndBufPool: BufferPool | undefined = undefined;
   readonly sndBufSize: number;
   sndHead = 0;
   sndLen = 0;
@@ -191,6 +199,12 @@ export class TcpConnection<A = unknown> implements CongestionState {
   readonly rcvQueue: Uint8Array[] = [];
   rcvQueueHead = 0;
   rcvQueued = 0;
+  /**
+   * Where received payloads are copied (the engine's slabs, shared by its connections): in-order
+   * segments grow the last unread chunk in place (SlabAllocator.copyAfter). Undefined: each
+   * payload is sliced into a buffer of its own.
+   */
+  rcvSlab: SlabAllocator | undefined = undefined;
   /** Out-of-order segments, sorted, non-overlapping. */
   readonly ooo: Array<{ seq: number; data: Uint8Array }> = [];
   /** Index into `ooo` of the block that arrived last (reported first in SACK). */
@@ -206,10 +220,19 @@ export class TcpConnection<A = unknown> implements CongestionState {
   ackNow = false;
   segsSinceAck = 0;
   delayedAckAt = -1;
+  /**
+   * The engine calls `tcpBatchEnd` after each batch of received segments (ip-layer.ts
+   * `afterBatch`): in-order data then owes one ACK at the batch's end (`ackAtBatchEnd`) rather
+   * than one per second segment, as a Linux receiver ACKs what GRO merged.
+   */
+  batchAcks = false;
+  ackAtBatchEnd = false;
 
   // Options.
   tsEnabled = false;
   tsRecent = 0;
+  /** TIME-WAIT ended by a new SYN on the 4-tuple (RFC 6191): the engine passes that SYN on to the listener. */
+  reopenedBySyn = false;
   tsOffset = 0;
   sackEnabled = false;
   /** The peer's SACK scoreboard: ranges above SND.UNA it holds (pairs, sorted). */
@@ -284,6 +307,46 @@ export class TcpConnection<A = unknown> implements CongestionState {
 // Helpers
 
 const NO_SEND_BUFFER = new Uint8Array(0);
+/**
+ * With receive batches, in-order full segments are ACKed once per batch, but at least every this
+ * many (a TAP batch holds up to 64 frames): GRO stops merging at 64 KiB, about 45 segments.
+ */
+const ACK_STRETCH_MAX = 32;
+
+/** The send ring's first size: a typical reply (an HTTP response, a TLS flight) fits. */
+export const SEND_RING_INITIAL = 16 * 1024;
+
+/**
+ * Makes the send ring hold at least `need` bytes (never more than `sndBufSize`): the next size
+ * up, doubling, with the queued bytes copied to its start.
+ */
+function growSendBuffer(c: TcpConnection, need: number): void {
+  const old = c.sndBuf;
+  let size = old.length === 0 ? Math.min(SEND_RING_INITIAL, c.sndBufSize) : old.length;
+  while (size < need) size = Math.min(size * 2, c.sndBufSize);
+  const ring = c.sndBufPool !== undefined ? c.sndBufPool.take(size) : new Uint8Array(size);
+  if (c.sndLen > 0) {
+    const first = Math.min(c.sndLen, old.length - c.sndHead);
+    ring.set(old.subarray(c.sndHead, c.sndHead + first), 0);
+    if (first < c.sndLen) ring.set(old.subarray(0, c.sndLen - first), first);
+  }
+  c.sndBuf = ring;
+  c.sndHead = 0;
+  if (old.length > 0) c.sndBufPool?.give(old);
+}
+
+/**
+ * Gives the send ring back once nothing can use it again: no data queued and none ever will be
+ * (the FIN is queued), or the connection `closed` (whatever it still held is never sent). A
+ * TIME-WAIT connection holds no ring.
+ */
+export function tcpReleaseSendBuffer(c: TcpConnection, closed = false): void {
+  if (c.sndBuf.length === 0 || (c.sndLen > 0 && !closed)) return;
+  const ring = c.sndBuf;
+  c.sndBuf = NO_SEND_BUFFER;
+  c.sndHead = 0;
+  c.sndBufPool?.give(ring);
+}
 
 const isSynchronized = (s: TcpStateValue): boolean => s >= TcpState.established;
 const canSend = (s: TcpStateValue): boolean =>
@@ -374,6 +437,7 @@ export function fillSynOptions(c: TcpConnection, now: number, o: TcpOptions): vo
 function send(c: TcpConnection, tx: TcpTransmit, seq: number, flags: number, len: number): void {
   if ((flags & TcpFlag.ack) !== 0) {
     c.ackNow = false;
+    c.ackAtBatchEnd = false;
     c.segsSinceAck = 0;
     c.delayedAckAt = -1;
   }
@@ -401,6 +465,7 @@ function challengeAck(c: TcpConnection, now: number, tx: TcpTransmit): void {
 
 function enterClosed(c: TcpConnection, error: FlowErrorCode | undefined): void {
   c.state = TcpState.closed;
+  c.ackAtBatchEnd = false;
   if (error !== undefined && c.error === undefined) c.error = error;
   c.rtoAt = c.delayedAckAt = c.persistAt = c.keepAliveAt = c.timeWaitAt = c.finWait2At = -1;
   c.events |= TcpEvent.closed | TcpEvent.readable | TcpEvent.writable;
@@ -487,6 +552,14 @@ export function tcpInput(c: TcpConnection, now: number, seg: TcpSegmentIn, tx: T
   const flags = seg.flags;
   const rst = (flags & TcpFlag.rst) !== 0;
   const o = seg.options;
+
+  // TIME-WAIT: a SYN with a later timestamp (or, without timestamps, beyond RCV.NXT) starts a new
+  // incarnation of the 4-tuple (RFC 6191, RFC 9293 §3.10.7.4): this one ends now, and the engine
+  // hands the SYN to the listener (TcpEvent.closed with the state TIME-WAIT had).
+  if (c.state === TcpState.timeWait && (flags & (TcpFlag.syn | TcpFlag.ack | TcpFlag.rst)) === TcpFlag.syn && (c.tsEnabled && o.timestamps ? seqGt(o.tsVal, c.tsRecent) : seqGt(seg.seq, c.rcvNxt))) {
+    c.reopenedBySyn = true;
+    return enterClosed(c, undefined);
+  }
 
   // SYN-RECEIVED: the peer retransmitted its SYN (our SYN-ACK was lost): answer it again.
   if (c.state === TcpState.synReceived && (flags & (TcpFlag.syn | TcpFlag.ack | TcpFlag.rst)) === TcpFlag.syn && seg.seq === c.irs) {
@@ -622,12 +695,16 @@ export function tcpInput(c: TcpConnection, now: number, seg: TcpSegmentIn, tx: T
   if (dataLen > 0) {
     c.stats.bytesReceived += dataLen;
     if (seqNo === c.rcvNxt) {
-      deliver(c, seg.buffer.slice(dataOff, dataOff + dataLen));
+      deliverCopy(c, seg.buffer, dataOff, dataLen);
       const hadOoo = c.ooo.length > 0;
       if (hadOoo) drainOutOfOrder(c);
       if (hadOoo || (flags & TcpFlag.psh) !== 0 && dataLen < c.sndMss) c.ackNow = true;
-      else if (++c.segsSinceAck >= 2) c.ackNow = true;
-      else if (c.delayedAckAt < 0) c.delayedAckAt = now + c.config.delayedAckMs;
+      else if (++c.segsSinceAck >= 2) {
+        // Every second full segment is ACKed at once (RFC 9293 §3.8.6.3, RFC 5681 §4.2), or with
+        // receive batches once per batch (a stretch ACK, as GRO makes), at least every ACK_STRETCH_MAX.
+        if (c.batchAcks && c.segsSinceAck < ACK_STRETCH_MAX) c.ackAtBatchEnd = true;
+        else c.ackNow = true;
+      } else if (c.delayedAckAt < 0) c.delayedAckAt = now + c.config.delayedAckMs;
     } else {
       c.stats.outOfOrderSegments++;
       insertOutOfOrder(c, seqNo, seg.buffer, dataOff, dataLen);
@@ -638,6 +715,27 @@ export function tcpInput(c: TcpConnection, now: number, seg: TcpSegmentIn, tx: T
   // 6. FIN.
   if (fin) c.pendingFinSeq = seqAdd(seqNo, dataLen);
   if (c.pendingFinSeq >= 0 && c.pendingFinSeq === c.rcvNxt && !c.finReceived) consumeFin(c, now);
+}
+
+/** Delivers in-order payload bytes still in the netif's buffer: copied, onto the last unread chunk when it can grow. */
+function deliverCopy(c: TcpConnection, buffer: Uint8Array, offset: number, length: number): void {
+  if (c.readShutdown) {
+    c.rcvNxt = seqAdd(c.rcvNxt, length);
+    return;
+  }
+  const slab = c.rcvSlab;
+  if (slab === undefined) return deliver(c, buffer.slice(offset, offset + length));
+  const q = c.rcvQueue;
+  const last = q.length > 0 ? q[q.length - 1] : undefined;
+  const chunk = slab.copyAfter(last, buffer, offset, offset + length);
+  if (last !== undefined && chunk.byteOffset === last.byteOffset && chunk.buffer === last.buffer) {
+    q[q.length - 1] = chunk;
+    c.rcvNxt = seqAdd(c.rcvNxt, length);
+    c.rcvQueued += length;
+    c.events |= TcpEvent.readable;
+    return;
+  }
+  deliver(c, chunk);
 }
 
 function deliver(c: TcpConnection, data: Uint8Array): void {
@@ -765,6 +863,7 @@ function processAck(c: TcpConnection, now: number, seg: TcpSegmentIn, ack: numbe
       c.sndLen -= dataAcked;
       c.bufSeq = seqAdd(c.bufSeq, dataAcked);
       c.events |= TcpEvent.writable;
+      if (c.sndLen === 0 && c.finQueued) tcpReleaseSendBuffer(c);
     }
     c.sndUna = ack;
     if (seqLt(c.sndNxt, c.sndUna)) c.sndNxt = c.sndUna;
@@ -781,7 +880,12 @@ function processAck(c: TcpConnection, now: number, seg: TcpSegmentIn, ack: numbe
         c.cc.onPartialAck(c, acked);
         retransmitNext(c, tx); // the next hole, at once
       }
-    } else c.cc.onAck(c, acked, now);
+    } else {
+      // One step per segment's worth acknowledged: a stretch ACK (a receiver that ACKs a whole
+      // receive batch at once, as ours does and GRO makes Linux do) grows the window as much as
+      // the ACKs it stands for would have (RFC 3465 byte counting; Linux counts segments).
+      for (let left = acked; left > 0; left -= c.sndMss) c.cc.onAck(c, Math.min(left, c.sndMss), now);
+    }
     c.dupAcks = 0;
     // RFC 6298 §5.2/5.3: all acknowledged → stop the timer; otherwise restart it.
     c.rtoAt = c.sndUna === c.sndMax ? -1 : now + c.rto;
@@ -948,6 +1052,15 @@ function persistInterval(c: TcpConnection): number {
   return Math.min(c.config.maxRtoMs, Math.max(c.config.minRtoMs, c.rto) * 2 ** c.persistBackoff);
 }
 
+/**
+ * The end of a batch of received segments: the ACK in-order data owes goes now, once for the
+ * whole batch (unless a segment sent since, data or ACK, carried it already).
+ */
+export function tcpBatchEnd(c: TcpConnection, tx: TcpTransmit): void {
+  if (c.ackAtBatchEnd && c.state !== TcpState.closed) sendAck(c, tx);
+  c.ackAtBatchEnd = false;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Timers
 
@@ -1014,7 +1127,7 @@ export function tcpRefreshKeepAlive(c: TcpConnection): void {
 export function tcpWrite(c: TcpConnection, data: Uint8Array, offset: number): number {
   const n = Math.min(data.length - offset, c.sendSpace);
   if (n <= 0) return 0;
-  if (c.sndBuf.length === 0) c.sndBuf = new Uint8Array(c.sndBufSize);
+  if (c.sndLen + n > c.sndBuf.length) growSendBuffer(c, c.sndLen + n);
   const size = c.sndBuf.length;
   let tail = c.sndHead + c.sndLen;
   if (tail >= size) tail -= size;
@@ -1061,6 +1174,31 @@ export function tcpConsumed(c: TcpConnection, n: number): void {
   // window anyway, and a pure window update after every read only doubles the ACKs on the wire.
   const offered = Math.max(0, seqDiff(c.rcvAdvEdge, c.rcvNxt));
   if (2 * offered <= c.rcvBufSize && potential >= offered) c.ackNow = true;
+}
+
+/**
+ * Path MTU discovery (RFC 8201, RFC 1191): the path carries at most `pathMss` bytes of TCP
+ * header options and data per segment (the path MTU minus the IP and TCP headers). Lowers the
+ * sender MSS to fit, never below `floor` (the family's minimum: 1220 for IPv6's 1280-byte MTU,
+ * 536 for IPv4), and returns whether it changed. What was sent at the old size and lost is
+ * retransmitted at the new size when the retransmission timer fires; cwnd, counted in bytes,
+ * stays as it is.
+ */
+export function tcpSetPathMss(c: TcpConnection, pathMss: number, floor: number): boolean {
+  const mss = Math.max(floor, pathMss) - (c.tsEnabled ? 12 : 0);
+  if (mss >= c.sndMss) return false;
+  c.sndMss = Math.max(64, mss);
+  return true;
+}
+
+/**
+ * An ICMP error about this connection's segments (RFC 1122 §4.2.3.9, RFC 5461): a hard one
+ * (`error`: "refused" for port/protocol unreachable, "unreachable" otherwise) while SYN-SENT
+ * ends the connect; anything else is only recorded, and named if the connection later fails.
+ */
+export function tcpIcmpError(c: TcpConnection, error: FlowErrorCode, hard: boolean, description: string): void {
+  c.icmpError = description;
+  if (hard && c.state === TcpState.synSent) enterClosed(c, error);
 }
 
 /** Abort: RST to the peer (unless never synchronized) and CLOSED. */

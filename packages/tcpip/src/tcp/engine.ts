@@ -12,16 +12,20 @@
  * the second remote port * 65536 + local port.
  *
  * SYN floods: each listener holds at most `synBacklog` half-open connections and the engine at
- * most `maxConnections`, so memory stays bounded. A SYN that finds its listener's queue full
- * evicts the oldest half-open connection (as a BSD syncache does) rather than being dropped: a
- * flood's half-open connections never complete, so with tail drop they would hold the queue for
- * the whole SYN-ACK retry time and starve real clients; evicted, each lives only as long as the
- * flood takes to send `synBacklog` more SYNs, while a real handshake needs one round trip.
+ * most `maxConnections`, so memory stays bounded. A SYN that finds its listener's queue full is
+ * answered with a SYN cookie (syncookies.ts, as Linux does) and leaves no state: the ACK that
+ * returns the cookie creates the connection ESTABLISHED. So a flood costs one SYN-ACK per SYN,
+ * real clients still connect while the queue is full of the flood's half-open connections, and
+ * a burst of connects larger than the queue is served whole. Cookies are checked only on a
+ * listener that sent some lately (Linux's tcp_synq_no_recent_overflow): otherwise an ACK for no
+ * connection is answered with RST, as is one whose cookie fails.
  */
 import { FlowError, type IpAddress, type Log, type MonotonicClock, type Random, type Tcp, type TcpFlow, type TcpListenOptions, type Time, type Timer } from "@mirage-ts/runtime";
+import { BufferPool } from "../buffer-pool.ts";
+import { SlabAllocator } from "../slab.ts";
 import { get16, get32, set16, set32 } from "../bytes.ts";
 import { checksumValid, internetChecksum } from "../checksum.ts";
-import type { IpLayer, IpRx, IpSendStatus } from "../ip-layer.ts";
+import type { IpErrorReport, IpLayer, IpRx, IpSendStatus } from "../ip-layer.ts";
 import { IpProtocol } from "../ipv4/wire.ts";
 import { silentLog } from "../logs.ts";
 import { EPHEMERAL_PORT_MAX, EPHEMERAL_PORT_MIN } from "../udp/engine.ts";
@@ -40,20 +44,26 @@ import {
   fillSynOptions,
   tcpAbort,
   tcpAccept,
+  tcpBatchEnd,
+  tcpIcmpError,
   tcpInput,
   tcpNextDeadline,
   tcpOpen,
   tcpOutput,
   tcpRefreshKeepAlive,
+  tcpReleaseSendBuffer,
+  tcpSetPathMss,
   tcpTimer,
 } from "./connection.ts";
+import { seqGe, seqLt } from "./seq.ts";
 import { DirectTcpFlow, type TcpFlowHost, describeConnectionClose } from "./flow.ts";
 import { createIsnGenerator } from "./isn.ts";
+import { COOKIE_PERIOD_MS, SynCookies, cookieMssIndex, cookieSynAckWindow, cookieSynOptions, cookieTsVal, encodeCookieTsOptions, tcpAcceptCookie } from "./syncookies.ts";
 import { resetForClosed } from "./reset.ts";
 import { TCP_HEADER_LEN, TcpFlag, decodeTcpOptionsInto, emitTcpOptions, emptyTcpOptions, tcpOptionsLength } from "./wire.ts";
 
 export interface TcpEngineConfig extends TcpConfig {
-  /** Half-open connections per listener (SYN-RECEIVED); further SYNs are dropped. */
+  /** Half-open connections per listener (SYN-RECEIVED); further SYNs are answered with SYN cookies. */
   synBacklog: number;
   /** Connections of every state; further SYNs and connects are refused. */
   maxConnections: number;
@@ -71,8 +81,14 @@ export interface TcpStats {
   rxResets: number;
   txResets: number;
   txSegments: number;
-  /** SYNs dropped because the connection table was full, plus half-open connections evicted from a full SYN queue. */
+  /** SYNs (and cookie ACKs) dropped because the connection table was full. */
   synDropped: number;
+  /** SYN-ACKs with a SYN cookie, sent for SYNs that found their listener's SYN queue full. */
+  syncookiesSent: number;
+  /** ACKs whose cookie checked out: connections created from them. */
+  syncookiesValid: number;
+  /** ACKs for no connection to a listener that sent cookies lately, whose cookie did not check out (answered with RST). */
+  syncookiesFailed: number;
   connectionsOpened: number;
   connectionsAccepted: number;
   activeConnections: number;
@@ -108,6 +124,8 @@ interface Listener<A> {
   options: TcpListenOptions | undefined;
   /** Half-open (SYN-RECEIVED) connections, oldest first. */
   embryos: Set<Entry<A>>;
+  /** Until when ACKs for no connection are checked for a cookie: two cookie periods after the last one sent. */
+  cookiesUntil: number;
 }
 
 /** A connection's place in the engine. */
@@ -117,6 +135,8 @@ interface Entry<A> {
   key: number | string;
   portKey: number;
   flow: DirectTcpFlow | undefined;
+  /** In `acksOwed`. */
+  ackOwed: boolean;
   listener: Listener<A> | undefined;
   timer: Timer | undefined;
   timerAt: number;
@@ -124,6 +144,9 @@ interface Entry<A> {
   connected: ((flow: TcpFlow) => void) | undefined;
   failed: ((e: Error) => void) | undefined;
 }
+
+/** At most this much memory held in send rings of closed connections for reuse. */
+const SEND_RING_POOL_BYTES = 4 * 1024 * 1024;
 
 const STATE_NAMES = ["CLOSED", "LISTEN", "SYN-SENT", "SYN-RECEIVED", "ESTABLISHED", "FIN-WAIT-1", "FIN-WAIT-2", "CLOSE-WAIT", "CLOSING", "LAST-ACK", "TIME-WAIT"];
 
@@ -152,6 +175,15 @@ export function createTcp<A>(options: TcpEngineOptions<A>): TcpEngine {
     return k;
   };
   const byConn = new Map<TcpConnection, Entry<A>>();
+  /** Send rings of closed connections, for the next ones (see buffer-pool.ts). */
+  const sendRings = new BufferPool(SEND_RING_POOL_BYTES);
+  /** Received payloads are copied here, for every connection (see slab.ts). */
+  const receiveSlab = new SlabAllocator();
+  /** Connections that owe an ACK at the end of the current receive batch (`tcpBatchEnd`). */
+  const acksOwed: Array<Entry<A>> = [];
+  /** The layer reports the end of receive batches: ACKs of in-order data wait for it. */
+  const batchAcks = ip.afterBatch !== undefined;
+  let batchHooked = false;
   const stats: TcpStats = {
     rxSegments: 0,
     rxTruncated: 0,
@@ -162,6 +194,9 @@ export function createTcp<A>(options: TcpEngineOptions<A>): TcpEngine {
     txResets: 0,
     txSegments: 0,
     synDropped: 0,
+    syncookiesSent: 0,
+    syncookiesValid: 0,
+    syncookiesFailed: 0,
     connectionsOpened: 0,
     connectionsAccepted: 0,
     activeConnections: 0,
@@ -171,7 +206,15 @@ export function createTcp<A>(options: TcpEngineOptions<A>): TcpEngine {
   const segIn: TcpSegmentIn = { seq: 0, ack: 0, flags: 0, window: 0, buffer: new Uint8Array(0), offset: 0, length: 0, options: emptyTcpOptions() };
   const txOptions = emptyTcpOptions();
   let lastSendStatus: IpSendStatus = "sent";
+  /**
+   * The time of the step being run (a segment's arrival, an output pass), for the segments it
+   * sends: one clock read per step rather than one per segment. -1 outside a step.
+   */
+  let stepNow = -1;
   let running = false;
+  const cookies = new SynCookies(isns, ip.family);
+  /** Our window scale shift, as a new connection computes it (a cookie SYN-ACK announces it). */
+  const cookieWscale = new TcpConnection<A>(config, cc, undefined as A, 0, undefined as A, 0).rcvWscale;
 
   /** The MSS we announce: what fits in one unfragmented packet towards `dst`. */
   const ourMss = (dst: A): number => Math.max(536, Math.min(ip.maxUnfragmentedPayload(dst), 65535) - TCP_HEADER_LEN);
@@ -181,7 +224,7 @@ export function createTcp<A>(options: TcpEngineOptions<A>): TcpEngine {
     // Every connection the machine hands back is one this engine made, over `ip`.
     segment(c: TcpConnection<A>, seq: number, flags: number, len: number) {
       const at = txAt;
-      const now = clock.now();
+      const now = stepNow >= 0 ? stepNow : clock.now();
       const syn = (flags & TcpFlag.syn) !== 0;
       let optionsLength = 0;
       if ((flags & TcpFlag.rst) === 0) {
@@ -217,6 +260,7 @@ export function createTcp<A>(options: TcpEngineOptions<A>): TcpEngine {
       if (inner.size === 0) table.delete(entry.key);
     }
     byConn.delete(entry.conn);
+    tcpReleaseSendBuffer(entry.conn, true);
     entry.timer?.cancel();
     entry.timer = undefined;
     stats.activeConnections--;
@@ -251,10 +295,16 @@ export function createTcp<A>(options: TcpEngineOptions<A>): TcpEngine {
   };
 
   /** After every event: output, then notifications, then the timer. */
-  function pump(entry: Entry<A>): void {
+  function pump(entry: Entry<A>, now = clock.now()): void {
     const c = entry.conn;
-    const now = clock.now();
-    if (c.state !== TcpState.closed) tcpOutput(c, now, transmit);
+    if (c.state !== TcpState.closed) {
+      stepNow = now;
+      try {
+        tcpOutput(c, now, transmit);
+      } finally {
+        stepNow = -1;
+      }
+    }
     const events = c.events;
     c.events = 0;
     if (events !== 0) {
@@ -290,7 +340,8 @@ export function createTcp<A>(options: TcpEngineOptions<A>): TcpEngine {
         if (entry.failed !== undefined) {
           const failed = entry.failed;
           entry.connected = entry.failed = undefined;
-          failed(new FlowError(c.error === "refused" ? "refused" : c.error ?? "closed", `TCP connect to ${formatEndpoint(c.remoteAddress, c.remotePort)}: ${c.error ?? "closed"}`));
+          const why = c.icmpError !== undefined ? ` (${c.icmpError})` : "";
+          failed(new FlowError(c.error === "refused" ? "refused" : c.error ?? "closed", `TCP connect to ${formatEndpoint(c.remoteAddress, c.remotePort)}: ${c.error ?? "closed"}${why}`));
         }
         remove(entry);
         return;
@@ -321,7 +372,10 @@ export function createTcp<A>(options: TcpEngineOptions<A>): TcpEngine {
   function register(conn: TcpConnection<A>, listener: Listener<A> | undefined): Entry<A> {
     const key = slot(conn.remoteAddress, conn.remotePort, conn.localPort);
     const portKey = slotInner;
-    const entry: Entry<A> = { conn, key, portKey, flow: undefined, listener, timer: undefined, timerAt: -1, onTimer: () => fire(entry), connected: undefined, failed: undefined };
+    const entry: Entry<A> = { conn, key, portKey, flow: undefined, ackOwed: false, listener, timer: undefined, timerAt: -1, onTimer: () => fire(entry), connected: undefined, failed: undefined };
+    conn.sndBufPool = sendRings;
+    conn.rcvSlab = receiveSlab;
+    conn.batchAcks = batchAcks;
     let inner = table.get(key);
     if (inner === undefined) table.set(key, (inner = new Map()));
     inner.set(portKey, entry);
@@ -388,28 +442,31 @@ export function createTcp<A>(options: TcpEngineOptions<A>): TcpEngine {
     const now = clock.now();
     if (entry !== undefined && ip.equal(entry.conn.localAddress, rx.dst)) {
       const una = entry.conn.sndUna;
-      tcpInput(entry.conn, now, segIn, transmit);
+      stepNow = now;
+      try {
+        tcpInput(entry.conn, now, segIn, transmit);
+      } finally {
+        stepNow = -1;
+      }
       // New data acknowledged: forward progress that IPv6's neighbour cache may take as reachability (RFC 4861 §7.3.1).
       if (confirmReachable !== undefined && entry.conn.sndUna !== una) confirmReachable(rx.src);
-      pump(entry);
-      return;
+      pump(entry, now);
+      if (entry.conn.ackAtBatchEnd && !entry.ackOwed) {
+        entry.ackOwed = true;
+        acksOwed.push(entry);
+      }
+      if (!entry.conn.reopenedBySyn) return;
+      // RFC 6191: the SYN ended TIME-WAIT; it goes on to the listener as a new connection.
     }
     const listener = listeners.get(dstPort);
     const flags = segIn.flags;
     if (listener !== undefined && rx.unicast && (flags & (TcpFlag.syn | TcpFlag.ack | TcpFlag.rst | TcpFlag.fin)) === TcpFlag.syn) {
-      if (listener.embryos.size >= config.synBacklog) {
-        const oldest = listener.embryos.values().next().value;
-        if (oldest === undefined) {
-          stats.synDropped++;
-          return;
-        }
-        listener.embryos.delete(oldest);
-        oldest.listener = undefined;
-        remove(oldest);
-        stats.synDropped++;
-      }
       if (stats.activeConnections >= config.maxConnections) {
         stats.synDropped++;
+        return;
+      }
+      if (listener.embryos.size >= config.synBacklog) {
+        sendCookie(listener, rx, srcPort, dstPort, now);
         return;
       }
       // The IPv4 engine reuses nothing it hands out as an address (numbers); an IPv6 layer hands out immutable objects.
@@ -423,7 +480,124 @@ export function createTcp<A>(options: TcpEngineOptions<A>): TcpEngine {
       pump(entry);
       return;
     }
+    if (listener !== undefined && rx.unicast && (flags & (TcpFlag.syn | TcpFlag.ack | TcpFlag.rst)) === TcpFlag.ack && now < listener.cookiesUntil) {
+      if (acceptCookie(listener, rx, srcPort, dstPort, now)) return;
+    }
     sendReset(rx, off, headerLength);
+  };
+
+  /** Scratch for the peer's SYN options a cookie recalls. */
+  const cookieOptions = emptyTcpOptions();
+
+  /**
+   * Answers the SYN in `segIn` with a cookie SYN-ACK (syncookies.ts), built straight into the
+   * send buffer like `transmit.segment` builds a connection's, keeping nothing.
+   */
+  const sendCookie = (listener: Listener<A>, rx: IpRx<A>, srcPort: number, dstPort: number, now: number): void => {
+    const o = segIn.options;
+    const mss = ourMss(rx.src);
+    cookies.tuple(ip.key(rx.dst), dstPort, ip.key(rx.src), srcPort);
+    const iss = cookies.make(segIn.seq, now, cookieMssIndex(ip.family, o.mss));
+    txOptions.mss = mss;
+    txOptions.windowScale = -1;
+    txOptions.sackPermitted = false;
+    txOptions.timestamps = false;
+    txOptions.sackCount = 0;
+    if (config.timestamps && o.timestamps) {
+      // Window scaling and SACK only when their choice can ride in the TSval (Linux clears them otherwise).
+      const ws = config.windowScaling && o.windowScale >= 0;
+      const sack = config.sack && o.sackPermitted;
+      if (ws) txOptions.windowScale = cookieWscale;
+      txOptions.sackPermitted = sack;
+      txOptions.timestamps = true;
+      const tsOffset = isns.tsOffset(ip.hash32(rx.dst), dstPort, ip.hash32(rx.src), srcPort);
+      txOptions.tsVal = cookieTsVal((Math.floor(now) + tsOffset) >>> 0, encodeCookieTsOptions(ws ? o.windowScale : -1, sack));
+      txOptions.tsEcr = o.tsVal;
+    }
+    const at = txAt;
+    const optionsLength = tcpOptionsLength(txOptions);
+    emitTcpOptions(txOptions, tx, at + TCP_HEADER_LEN);
+    const length = TCP_HEADER_LEN + optionsLength;
+    set16(tx, at, dstPort);
+    set16(tx, at + 2, srcPort);
+    set32(tx, at + 4, iss);
+    set32(tx, at + 8, (segIn.seq + 1) >>> 0);
+    tx[at + 12] = (length / 4) << 4;
+    tx[at + 13] = TcpFlag.syn | TcpFlag.ack;
+    set16(tx, at + 14, cookieSynAckWindow(config.receiveBufferSize));
+    set16(tx, at + 16, 0);
+    set16(tx, at + 18, 0);
+    set16(tx, at + 16, internetChecksum(tx, at, length, ip.pseudoHeaderSum(rx.dst, rx.src, IpProtocol.tcp, length)));
+    ip.send(rx.src, rx.dst, IpProtocol.tcp, length);
+    stats.txSegments++;
+    stats.syncookiesSent++;
+    listener.cookiesUntil = now + 2 * COOKIE_PERIOD_MS;
+  };
+
+  /**
+   * An ACK for no connection on a listener that sent cookies lately: when it returns a valid
+   * cookie, the connection it completes, handed to the listener. False when the cookie fails (the
+   * caller answers with RST, as Linux does).
+   */
+  const acceptCookie = (listener: Listener<A>, rx: IpRx<A>, srcPort: number, dstPort: number, now: number): boolean => {
+    cookies.tuple(ip.key(rx.dst), dstPort, ip.key(rx.src), srcPort);
+    const index = cookies.check((segIn.ack - 1) >>> 0, (segIn.seq - 1) >>> 0, now);
+    const synOptions = index < 0 ? undefined : cookieSynOptions(ip.family, index, segIn.options, config, cookieOptions);
+    if (synOptions === undefined) {
+      stats.syncookiesFailed++;
+      return false;
+    }
+    stats.syncookiesValid++;
+    if (stats.activeConnections >= config.maxConnections) {
+      stats.synDropped++;
+      return true; // dropped: the peer's next segment (its data, or a retransmission) tries again
+    }
+    const conn = new TcpConnection<A>(config, cc, rx.dst, dstPort, rx.src, srcPort);
+    conn.tsOffset = isns.tsOffset(ip.hash32(rx.dst), dstPort, ip.hash32(rx.src), srcPort);
+    const entry = register(conn, listener);
+    tcpAcceptCookie(conn, now, segIn, synOptions, ourMss(rx.src), transmit);
+    pump(entry);
+    if (entry.conn.ackAtBatchEnd && !entry.ackOwed) {
+      entry.ackOwed = true;
+      acksOwed.push(entry);
+    }
+    return true;
+  };
+
+  /**
+   * An ICMP error (or a failed neighbour resolution) about one of our segments (ip-layer.ts):
+   * Packet Too Big / fragmentation needed lowers that connection's MSS (RFC 8201, RFC 1191); a
+   * hard error fails a connect (RFC 1122 §4.2.3.9); the rest is recorded. Only errors quoting a
+   * sequence number in flight count (RFC 5927 §4.1): a blind attacker would have to guess one.
+   */
+  const icmpError = (report: IpErrorReport<A>): void => {
+    const entry = table.get(slot(report.remote, report.remotePort, report.localPort))?.get(slotInner);
+    if (entry === undefined || !ip.equal(entry.conn.localAddress, report.local)) return;
+    const c = entry.conn;
+    const seq = get32(report.header, 4);
+    if (!(seqGe(seq, c.sndUna) && seqLt(seq, c.sndMax))) return;
+    if (report.kind === "too-big") {
+      // The IP header (no options, no extension headers) and TCP's fixed header come off the MTU; the floors are the
+      // family's minimum MTU (1280, RFC 8200 §5; 576, RFC 1122 §3.3.3) so computed.
+      const ipHeader = ip.family === 6 ? 40 : 20;
+      const floor = (ip.family === 6 ? 1280 : 576) - ipHeader - TCP_HEADER_LEN;
+      if (tcpSetPathMss(c, report.mtu - ipHeader - TCP_HEADER_LEN, floor)) {
+        log.debug(() => `${formatEndpoint(c.remoteAddress, c.remotePort)}: path MTU ${report.mtu}, MSS now ${c.sndMss}`);
+      }
+      return;
+    }
+    tcpIcmpError(c, report.kind === "refused" ? "refused" : "unreachable", report.hard, report.description);
+    pump(entry);
+  };
+
+  /** The end of a receive batch: one ACK per connection that received in-order data in it. */
+  const sendOwedAcks = (): void => {
+    for (let i = 0; i < acksOwed.length; i++) {
+      const entry = acksOwed[i]!;
+      entry.ackOwed = false;
+      if (byConn.has(entry.conn)) tcpBatchEnd(entry.conn, transmit);
+    }
+    acksOwed.length = 0;
   };
 
   const closeAll = (): void => {
@@ -437,7 +611,7 @@ export function createTcp<A>(options: TcpEngineOptions<A>): TcpEngine {
     listen(port, handler, listenOptions): void {
       if (!Number.isInteger(port) || port < 1 || port > 65535) throw new RangeError(`TCP listen: port ${port} is not an integer from 1 to 65535`);
       if (listeners.has(port)) throw new Error(`TCP port ${port} is already listened on by this stack`);
-      listeners.set(port, { port, handler, options: listenOptions, embryos: new Set() });
+      listeners.set(port, { port, handler, options: listenOptions, embryos: new Set(), cookiesUntil: -1 });
     },
     unlisten(port): void {
       listeners.delete(port);
@@ -491,6 +665,11 @@ export function createTcp<A>(options: TcpEngineOptions<A>): TcpEngine {
     start(): void {
       running = true;
       ip.setHandler(IpProtocol.tcp, receive);
+      if (!batchHooked && ip.afterBatch !== undefined) {
+        batchHooked = true;
+        ip.afterBatch(sendOwedAcks);
+      }
+      ip.setErrorHandler?.(IpProtocol.tcp, icmpError);
     },
     stop(): void {
       if (!running) return;
@@ -498,10 +677,12 @@ export function createTcp<A>(options: TcpEngineOptions<A>): TcpEngine {
       closeAll();
       // One line at shutdown: what a run against a faulty link is judged by.
       log.info(
-        `TCP stopped: ${stats.connectionsAccepted} accepted, ${stats.connectionsOpened} opened, ${stats.retransmits} retransmits, ` +
-          `${stats.txSegments} segments sent, ${stats.rxSegments} received, ${stats.rxBadChecksum} bad checksums, ${stats.synDropped} SYNs dropped`,
+        `IPv${ip.family} TCP stopped: ${stats.connectionsAccepted} accepted, ${stats.connectionsOpened} opened, ${stats.retransmits} retransmits, ` +
+          `${stats.txSegments} segments sent, ${stats.rxSegments} received, ${stats.rxBadChecksum} bad checksums, ${stats.synDropped} SYNs dropped, ` +
+          `${stats.syncookiesSent} SYN cookies sent, ${stats.syncookiesValid} valid, ${stats.syncookiesFailed} failed`,
       );
       ip.setHandler(IpProtocol.tcp, undefined);
+      ip.setErrorHandler?.(IpProtocol.tcp, undefined);
       listeners.clear();
     },
     stats: () => {

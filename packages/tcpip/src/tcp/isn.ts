@@ -54,6 +54,12 @@ export interface IsnGenerator {
   isn(localAddress: number, localPort: number, remoteAddress: number, remotePort: number, nowMs: number): number;
   /** A per-connection offset for the timestamp clock (RFC 7323 §5.4), from the same secret. */
   tsOffset(localAddress: number, localPort: number, remoteAddress: number, remotePort: number): number;
+  /**
+   * HalfSipHash-2-4 of `words` under the same secret, for other keyed values of the stack (SYN
+   * cookies, syncookies.ts): callers put a distinct constant in their words so that no value
+   * of one use can stand for another.
+   */
+  keyed(words: ArrayLike<number>): number;
 }
 
 export function createIsnGenerator(random: Random): IsnGenerator {
@@ -72,5 +78,6 @@ export function createIsnGenerator(random: Random): IsnGenerator {
       return (m + hash(la, lp, ra, rp, 0)) >>> 0;
     },
     tsOffset: (la, lp, ra, rp) => hash(la, lp, ra, rp, 0x5a5a5a5a),
+    keyed: (w) => halfSipHash24(k0, k1, w),
   };
 }
