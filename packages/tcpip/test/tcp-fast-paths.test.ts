@@ -172,16 +172,16 @@ test("with coalesced ACKs, transfers both ways through loss, reordering and dupl
     const { a, b, settle } = pair({}, 64, { seed, loss: 0.02, reorder: 0.02, duplicate: 0.01 });
     const up = pattern(1 << 20, seed);
     const down = pattern(1 << 20, seed + 10);
-    let serverGot = "";
+    let serverDone: (hash: string) => void = () => {};
+    const serverGot = new Promise<string>((resolve) => (serverDone = resolve));
     b.tcp.listen(80, async (flow: TcpFlow) => {
       const [got] = await Promise.all([readAll(flow), flow.write(down).then(() => flow.shutdown("write"))]);
-      serverGot = sha(got);
+      serverDone(sha(got));
     });
     const flow = await settle(a.tcp.connect(ip("10.0.0.2"), 80));
     const [got] = await settle(Promise.all([readAll(flow), flow.write(up).then(() => flow.shutdown("write"))]));
     assert.equal(sha(got), sha(down));
-    await settle(Promise.resolve());
-    assert.equal(serverGot, sha(up));
+    assert.equal(await settle(serverGot), sha(up));
     assert.ok((flow as DirectTcpFlow).info().retransmits > 0);
   }
 });

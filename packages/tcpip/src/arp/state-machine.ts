@@ -1,12 +1,20 @@
 /**
- * ARP (RFC 826) as a pure state machine: `arpStep(state, now, event) → { state, actions }`.
+ * ARP (RFC 826) as a state machine: `arpStep(state, now, event) → { state, actions }`.
  *
  * The engine owns the timer and the wire: it feeds received packets, resolution requests and
  * timer ticks in, performs the actions that come out (send a packet, release or drop queued IP
- * packets), and arms one timer at `arpNextDeadline(state)`. Nothing here reads a clock or
- * mutates its input, so every behaviour is a plain function of (state, now, event) and is tested
- * in virtual time. `P` is whatever the engine queues while an address resolves (usually a
- * prepared IP packet).
+ * packets), and arms one timer at `arpNextDeadline(state)`. Nothing here reads a clock or does
+ * I/O, so every behaviour is a function of (state, now, event) and is tested in virtual time.
+ * `P` is whatever the engine queues while an address resolves (usually a prepared IP packet).
+ *
+ * The state is updated in place (the step returns the same object) and every step costs O(1)
+ * (plus the entries a tick expires): a SYN flood from spoofed addresses makes one resolution step
+ * per SYN-ACK, and copying the cache (1,024 entries) or scanning it for the next deadline per
+ * step made ARP the flood's bottleneck. The deadlines need no heap: every cache entry expires
+ * `cacheTimeoutMs` after it was (re)learned and every pending resolution retries
+ * `retryIntervalMs` after its last request, so with `now` non-decreasing, a Map kept in the
+ * order entries were (re)set (delete, then set) is sorted by deadline: the earliest is first,
+ * the entry to evict is first, and a tick stops at the first entry not due.
  *
  * What it does:
  * - a cache of address → MAC entries that expire after `cacheTimeoutMs`; an entry used within
@@ -55,22 +63,24 @@ export interface ArpCacheEntry {
   readonly mac: MacAddress;
   readonly expiresAt: number;
   /** A refresh request was sent for this entry and not answered yet. */
-  readonly refreshing: boolean;
+  refreshing: boolean;
 }
 
 export interface ArpPendingEntry<P> {
   readonly ip: Ipv4Address;
   /** Requests sent so far. */
-  readonly attempts: number;
-  readonly nextAttemptAt: number;
-  readonly queue: readonly P[];
+  attempts: number;
+  nextAttemptAt: number;
+  readonly queue: P[];
 }
 
+/** Mutable: `arpStep` updates it in place. Read it, never write it. */
 export interface ArpState<P> {
-  readonly config: ArpConfig;
-  /** Keyed by the address as a 32-bit integer. */
-  readonly cache: ReadonlyMap<number, ArpCacheEntry>;
-  readonly pending: ReadonlyMap<number, ArpPendingEntry<P>>;
+  config: ArpConfig;
+  /** Keyed by the address as a 32-bit integer; in order of expiry (see the file comment). */
+  readonly cache: Map<number, ArpCacheEntry>;
+  /** In order of next attempt. */
+  readonly pending: Map<number, ArpPendingEntry<P>>;
 }
 
 export type ArpEvent<P> =
@@ -98,6 +108,7 @@ export type ArpAction<P> =
   | { type: "conflict"; ip: Ipv4Address; mac: MacAddress };
 
 export interface ArpStep<P> {
+  /** The state given, updated. */
   state: ArpState<P>;
   actions: ArpAction<P>[];
 }
@@ -122,12 +133,19 @@ export function arpLookupValue<P>(state: ArpState<P>, now: number, ip: number): 
   return entry.mac;
 }
 
-/** When the engine must send a "tick": the earliest expiry or retry, or undefined when nothing waits. */
+/** The first value of a Map in iteration order (the earliest deadline), without an iterator object's loop. */
+function first<V>(map: Map<number, V>): V | undefined {
+  if (map.size === 0) return undefined;
+  return map.values().next().value;
+}
+
+/** When the engine must send a "tick": the earliest expiry or retry, or undefined when nothing waits. O(1). */
 export function arpNextDeadline<P>(state: ArpState<P>): number | undefined {
-  let next = Number.POSITIVE_INFINITY;
-  for (const entry of state.cache.values()) if (entry.expiresAt < next) next = entry.expiresAt;
-  for (const entry of state.pending.values()) if (entry.nextAttemptAt < next) next = entry.nextAttemptAt;
-  return next === Number.POSITIVE_INFINITY ? undefined : next;
+  const cached = first(state.cache);
+  const waiting = first(state.pending);
+  if (cached === undefined) return waiting?.nextAttemptAt;
+  if (waiting === undefined) return cached.expiresAt;
+  return Math.min(cached.expiresAt, waiting.nextAttemptAt);
 }
 
 /** The Ethernet address IPv4 multicast `ip` maps to (RFC 1112 §6.4): 01:00:5e + the low 23 bits. */
@@ -156,17 +174,19 @@ function announcement(config: ArpConfig, address: Ipv4Address): ArpAction<never>
   };
 }
 
-/** Adds or replaces an entry, evicting the one closest to expiry when the cache is full. */
-function withEntry(cache: ReadonlyMap<number, ArpCacheEntry>, maxEntries: number, key: number, entry: ArpCacheEntry): Map<number, ArpCacheEntry> {
-  const next = new Map(cache);
-  if (!next.has(key) && next.size >= maxEntries) {
-    let victim: number | undefined;
-    let earliest = Number.POSITIVE_INFINITY;
-    for (const [k, e] of next) if (e.expiresAt < earliest) (earliest = e.expiresAt), (victim = k);
-    if (victim !== undefined) next.delete(victim);
+/**
+ * Learns `mac` for `key` now: the entry (new or renewed) goes to the end of the cache, the
+ * latest expiry; a full cache first loses its first entry, the one closest to expiry.
+ */
+function learn(state: ArpState<unknown>, now: number, key: number, mac: MacAddress): void {
+  const { cache, config } = state;
+  if (!cache.delete(key) && cache.size >= config.maxEntries) {
+    for (const victim of cache.keys()) {
+      cache.delete(victim);
+      break;
+    }
   }
-  if (maxEntries > 0) next.set(key, entry);
-  return next;
+  if (config.maxEntries > 0) cache.set(key, { mac, expiresAt: now + config.cacheTimeoutMs, refreshing: false });
 }
 
 export function arpStep<P>(state: ArpState<P>, now: number, event: ArpEvent<P>): ArpStep<P> {
@@ -175,46 +195,39 @@ export function arpStep<P>(state: ArpState<P>, now: number, event: ArpEvent<P>):
       return { state, actions: state.config.addresses.map((a) => announcement(state.config, a)) };
     case "set-addresses": {
       const added = event.addresses.filter((a) => !isOurs(state.config, a));
-      const config = { ...state.config, addresses: [...event.addresses] };
-      return { state: { ...state, config }, actions: added.map((a) => announcement(config, a)) };
+      state.config = { ...state.config, addresses: [...event.addresses] };
+      return { state, actions: added.map((a) => announcement(state.config, a)) };
     }
     case "received":
-      return received(state, now, event.packet);
+      return { state, actions: received(state, now, event.packet) };
     case "resolve":
-      return resolve(state, now, event.ip, event.packet);
+      return { state, actions: resolve(state, now, event.ip, event.packet) };
     case "tick":
-      return tick(state, now);
+      return { state, actions: tick(state, now) };
   }
 }
 
-function received<P>(state: ArpState<P>, now: number, packet: ArpPacket): ArpStep<P> {
+function received<P>(state: ArpState<P>, now: number, packet: ArpPacket): ArpAction<P>[] {
   const { config } = state;
   const actions: ArpAction<P>[] = [];
   const { senderMac, senderIp, targetIp } = packet;
   // Our own announcement looped back, or a sender address no host can have.
-  if (senderMac.equals(config.mac) || senderMac.isMulticast()) return { state, actions };
+  if (senderMac.equals(config.mac) || senderMac.isMulticast()) return actions;
   if (isOurs(config, senderIp)) {
     actions.push({ type: "conflict", ip: senderIp, mac: senderMac });
-    return { state, actions };
+    return actions;
   }
   const forUs = isOurs(config, targetIp);
-  let next = state;
   // A probe (RFC 5227) has no sender address to learn.
   if (!senderIp.isUnspecified()) {
     const key = senderIp.value;
-    const known = state.cache.has(key) || state.pending.has(key);
-    if (known || forUs) {
-      const entry: ArpCacheEntry = { mac: senderMac, expiresAt: now + config.cacheTimeoutMs, refreshing: false };
-      const cache = withEntry(state.cache, config.maxEntries, key, entry);
-      let pending = state.pending;
-      const waiting = state.pending.get(key);
+    const waiting = state.pending.get(key);
+    if (waiting !== undefined || forUs || state.cache.has(key)) {
+      learn(state, now, key, senderMac);
       if (waiting !== undefined) {
-        const copy = new Map(state.pending);
-        copy.delete(key);
-        pending = copy;
+        state.pending.delete(key);
         actions.push({ type: "resolved", ip: senderIp, mac: senderMac, packets: waiting.queue });
       }
-      next = { ...state, cache, pending };
     }
   }
   if (forUs && packet.operation === "request") {
@@ -224,75 +237,63 @@ function received<P>(state: ArpState<P>, now: number, packet: ArpPacket): ArpSte
       dst: senderMac,
     });
   }
-  return { state: next, actions };
+  return actions;
 }
 
-function resolve<P>(state: ArpState<P>, now: number, ip: Ipv4Address, packet: P | undefined): ArpStep<P> {
+function resolve<P>(state: ArpState<P>, now: number, ip: Ipv4Address, packet: P | undefined): ArpAction<P>[] {
   const { config } = state;
   const key = ip.value;
-  const packets: readonly P[] = packet === undefined ? [] : [packet];
   const entry = state.cache.get(key);
   if (entry !== undefined && entry.expiresAt > now) {
-    const actions: ArpAction<P>[] = [{ type: "resolved", ip, mac: entry.mac, packets }];
-    if (entry.refreshing || entry.expiresAt - now > config.refreshBeforeMs) return { state, actions };
+    const actions: ArpAction<P>[] = [{ type: "resolved", ip, mac: entry.mac, packets: packet === undefined ? [] : [packet] }];
+    if (entry.refreshing || entry.expiresAt - now > config.refreshBeforeMs) return actions;
     actions.push({ type: "send", packet: request(config, ip), dst: entry.mac });
-    const cache = withEntry(state.cache, config.maxEntries, key, { ...entry, refreshing: true });
-    return { state: { ...state, cache }, actions };
+    entry.refreshing = true; // same expiry: its place in the cache's order stays right
+    return actions;
   }
   const waiting = state.pending.get(key);
   if (waiting !== undefined) {
-    if (packet === undefined) return { state, actions: [] };
-    let queue = [...waiting.queue, packet];
-    const actions: ArpAction<P>[] = [];
-    if (queue.length > config.queueLimit) {
-      // The oldest goes, as Linux does: the newest packet (a retransmission) matters more.
-      actions.push({ type: "dropped", ip, packets: queue.slice(0, queue.length - config.queueLimit), reason: "queue-full" });
-      queue = queue.slice(queue.length - config.queueLimit);
-    }
-    const pending = new Map(state.pending);
-    pending.set(key, { ...waiting, queue });
-    return { state: { ...state, pending }, actions };
+    if (packet === undefined) return [];
+    const queue = waiting.queue;
+    queue.push(packet);
+    // The oldest goes, as Linux does: the newest packet (a retransmission) matters more.
+    if (queue.length > config.queueLimit) return [{ type: "dropped", ip, packets: queue.splice(0, queue.length - config.queueLimit), reason: "queue-full" }];
+    return [];
   }
   if (state.pending.size >= config.maxPending) {
-    return { state, actions: packets.length > 0 ? [{ type: "dropped", ip, packets, reason: "too-many-pending" }] : [] };
+    return packet !== undefined ? [{ type: "dropped", ip, packets: [packet], reason: "too-many-pending" }] : [];
   }
-  const pending = new Map(state.pending);
-  const queue = config.queueLimit > 0 ? packets : [];
-  pending.set(key, { ip, attempts: 1, nextAttemptAt: now + config.retryIntervalMs, queue });
+  const queue: P[] = packet !== undefined && config.queueLimit > 0 ? [packet] : [];
+  state.pending.set(key, { ip, attempts: 1, nextAttemptAt: now + config.retryIntervalMs, queue });
   const actions: ArpAction<P>[] = [{ type: "send", packet: request(config, ip), dst: MacAddress.broadcast }];
-  if (queue.length < packets.length) actions.push({ type: "dropped", ip, packets, reason: "queue-full" });
+  if (packet !== undefined && queue.length === 0) actions.push({ type: "dropped", ip, packets: [packet], reason: "queue-full" });
   // An expired entry is forgotten now that a fresh resolution replaces it.
-  let cache = state.cache;
-  if (entry !== undefined) {
-    const copy = new Map(cache);
-    copy.delete(key);
-    cache = copy;
-  }
-  return { state: { ...state, cache, pending }, actions };
+  if (entry !== undefined) state.cache.delete(key);
+  return actions;
 }
 
-function tick<P>(state: ArpState<P>, now: number): ArpStep<P> {
-  const { config } = state;
+function tick<P>(state: ArpState<P>, now: number): ArpAction<P>[] {
+  const { config, cache, pending } = state;
   const actions: ArpAction<P>[] = [];
-  let cache = state.cache;
-  for (const [key, entry] of state.cache) {
-    if (entry.expiresAt > now) continue;
-    if (cache === state.cache) cache = new Map(state.cache);
-    (cache as Map<number, ArpCacheEntry>).delete(key);
+  // Both Maps are in deadline order: stop at the first entry not due.
+  for (const [key, entry] of cache) {
+    if (entry.expiresAt > now) break;
+    cache.delete(key);
   }
-  let pending = state.pending;
-  for (const [key, entry] of state.pending) {
-    if (entry.nextAttemptAt > now) continue;
-    if (pending === state.pending) pending = new Map(state.pending);
-    const copy = pending as Map<number, ArpPendingEntry<P>>;
+  const retried: Array<ArpPendingEntry<P>> = [];
+  for (const [key, entry] of pending) {
+    if (entry.nextAttemptAt > now) break;
+    pending.delete(key);
     if (entry.attempts >= config.requestAttempts) {
-      copy.delete(key);
       actions.push({ type: "unreachable", ip: entry.ip, packets: entry.queue });
     } else {
-      copy.set(key, { ...entry, attempts: entry.attempts + 1, nextAttemptAt: now + config.retryIntervalMs });
+      entry.attempts++;
+      entry.nextAttemptAt = now + config.retryIntervalMs;
+      retried.push(entry);
       actions.push({ type: "send", packet: request(config, entry.ip), dst: MacAddress.broadcast });
     }
   }
-  if (cache === state.cache && pending === state.pending) return { state, actions };
-  return { state: { ...state, cache, pending }, actions };
+  // Retried entries go to the end (their next attempt is the latest), after the loop so that it never meets them again.
+  for (const entry of retried) pending.set(entry.ip.value, entry);
+  return actions;
 }

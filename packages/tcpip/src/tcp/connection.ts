@@ -15,6 +15,7 @@ import type { FlowErrorCode } from "@mirage-ts/runtime";
 import type { BufferPool } from "../buffer-pool.ts";
 import type { SlabAllocator } from "../slab.ts";
 import type { CongestionControl, CongestionState } from "./congestion.ts";
+import { SegmentFlag, SentSegments } from "./sent-segments.ts";
 import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt, seqMax } from "./seq.ts";
 import { TcpFlag, type TcpOptions } from "./wire.ts";
 
@@ -101,6 +102,12 @@ export interface TcpConnectionStats {
   pawsDrops: number;
   /** Data arrived after the application closed the connection: answered with RST (RFC 9293 §3.6.1, RFC 2525). */
   abortsOnData: number;
+  /** Tail loss probes sent (RFC 8985 §7). */
+  lossProbes: number;
+  /** Retransmissions found lost again by RACK (RFC 8985 §6), repaired without waiting for the timer. */
+  lostRetransmissions: number;
+  /** Duplicate SACKs received (RFC 2883): segments the peer got twice. */
+  dsacks: number;
 }
 
 /**
@@ -151,6 +158,9 @@ export class TcpConnection<A = unknown> implements CongestionState {
     outOfOrderSegments: 0,
     pawsDrops: 0,
     abortsOnData: 0,
+    lossProbes: 0,
+    lostRetransmissions: 0,
+    dsacks: 0,
   };
 
   // Send sequence space.
@@ -237,8 +247,52 @@ export class TcpConnection<A = unknown> implements CongestionState {
   sackEnabled = false;
   /** The peer's SACK scoreboard: ranges above SND.UNA it holds (pairs, sorted). */
   readonly sacked: number[] = [];
-  /** The highest sequence number retransmitted during recovery. */
-  highRxt = 0;
+  /** Every segment in [SND.UNA, SND.MAX): when it was sent, SACKed, lost, retransmitted. */
+  readonly sent = new SentSegments();
+
+  // RACK (RFC 8985 §6): the most recently sent segment among those delivered (ACKed or SACKed).
+  /** Its transmit time (-1: nothing delivered yet) and transmission order (`xmitOrder` then). */
+  rackXmit = -1;
+  rackOrder = 0;
+  /** Counts transmissions of data, for the segment records' order. */
+  xmitOrder = 0;
+  /** The RTT measured on it. */
+  rackRtt = 0;
+  /** The highest end of a delivered segment (RACK.fack). */
+  rackFack = 0;
+  /** The peer was seen delivering out of order: losses then wait for the reordering window. */
+  reorderingSeen = false;
+  /** The reordering window in min_RTT/4 steps, raised by DSACKs (RFC 8985 §6.2 step 4). */
+  reoWndMult = 1;
+  /** No further raise until SND.UNA passes this (once per round trip). */
+  dsackRoundEnd = 0;
+  recoveriesSinceDsack = 0;
+  /** The RACK reordering timer: segments that become lost if still undelivered then. */
+  rackAt = -1;
+
+  // Tail loss probe (RFC 8985 §7).
+  tlpAt = -1;
+  /** The timer fired: tcpOutput sends the probe. */
+  tlpProbeNow = false;
+  /** A probe is outstanding, up to `tlpEndSeq`; `tlpRetransmitted`: it repeated a segment. */
+  tlpActive = false;
+  /** Probes sent since SND.UNA last advanced. */
+  tlpCount = 0;
+  tlpEndSeq = 0;
+  tlpSeq = 0;
+  tlpRetransmitted = false;
+  /** A DSACK covered the probe: the segment it repeated had arrived, nothing was lost. */
+  tlpDsacked = false;
+
+  // Loss recovery (RFC 6675 with RFC 6937 PRR when SACK is on; RFC 6582 NewReno otherwise).
+  /** tcpOutput retransmits the first lost segment whatever the window (fast retransmit). */
+  retransmitNow = false;
+  /** After a retransmission timeout, until SND.UNA reaches `recover`: the lost segments go again in slow start. */
+  rtoRecovery = false;
+  /** PRR: bytes delivered to the peer and sent by us since recovery began, and the flight then. */
+  prrDelivered = 0;
+  prrOut = 0;
+  recoverFs = 0;
 
   // RTO (RFC 6298).
   srtt = -1;
@@ -394,7 +448,8 @@ export function fillSegmentOptions(c: TcpConnection, now: number, flags: number,
     o.tsVal = tsNow(c, now);
     o.tsEcr = (flags & TcpFlag.ack) !== 0 ? c.tsRecent : 0;
   }
-  if (c.sackEnabled && c.ooo.length > 0) {
+  const finAhead = c.pendingFinSeq >= 0 && !c.finReceived;
+  if (c.sackEnabled && (c.ooo.length > 0 || finAhead)) {
     const max = c.tsEnabled ? 3 : 4;
     // The block holding the latest arrival first (RFC 2018 §4), then the others in order.
     let n = 0;
@@ -412,6 +467,12 @@ export function fillSegmentOptions(c: TcpConnection, now: number, flags: number,
       i++;
       while (i < c.ooo.length && c.ooo[i]!.seq === r) r = seqAdd(r, c.ooo[i++]!.data.length);
       blocks.push(l, r);
+    }
+    // A FIN held beyond a hole is SACKed too (as Linux does): the sender's segment that carries
+    // it ends one past the data, and a block without it would never cover that segment.
+    if (finAhead) {
+      if (blocks.length > 0 && blocks[blocks.length - 1] === c.pendingFinSeq) blocks[blocks.length - 1] = seqAdd(c.pendingFinSeq, 1);
+      else blocks.push(c.pendingFinSeq, seqAdd(c.pendingFinSeq, 1));
     }
     for (let b = 0; b < blocks.length; b += 2) {
       if (c.lastOooSeq >= 0 && seqGe(c.lastOooSeq, blocks[b]!) && seqLt(c.lastOooSeq, blocks[b + 1]!)) put(blocks[b]!, blocks[b + 1]!);
@@ -467,13 +528,14 @@ function enterClosed(c: TcpConnection, error: FlowErrorCode | undefined): void {
   c.state = TcpState.closed;
   c.ackAtBatchEnd = false;
   if (error !== undefined && c.error === undefined) c.error = error;
-  c.rtoAt = c.delayedAckAt = c.persistAt = c.keepAliveAt = c.timeWaitAt = c.finWait2At = -1;
+  c.rtoAt = c.delayedAckAt = c.persistAt = c.keepAliveAt = c.timeWaitAt = c.finWait2At = c.tlpAt = c.rackAt = -1;
   c.events |= TcpEvent.closed | TcpEvent.readable | TcpEvent.writable;
 }
 
 function enterTimeWait(c: TcpConnection, now: number): void {
   c.state = TcpState.timeWait;
-  c.rtoAt = c.persistAt = c.keepAliveAt = c.finWait2At = -1;
+  c.rtoAt = c.persistAt = c.keepAliveAt = c.finWait2At = c.tlpAt = c.rackAt = -1;
+  c.sent.clear();
   c.timeWaitAt = now + 2 * c.config.mslMs;
 }
 
@@ -590,7 +652,10 @@ export function tcpInput(c: TcpConnection, now: number, seg: TcpSegmentIn, tx: T
   const segLen = dataLen + (syn ? 1 : 0) + (fin ? 1 : 0);
   const wnd = Math.max(0, seqDiff(c.rcvAdvEdge, c.rcvNxt));
   let acceptable: boolean;
-  if (segLen === 0) acceptable = wnd === 0 ? seqNo === c.rcvNxt : seqGe(seqNo, c.rcvNxt) && seqLt(seqNo, seqAdd(c.rcvNxt, wnd));
+  // An empty segment exactly at the window's right edge is accepted too, as Linux does
+  // (tcp_sequence), though RFC 9293's table says SEG.SEQ < RCV.NXT+RCV.WND: a peer that filled
+  // our window, with a hole in it, sends its ACKs there, and dropping them stalls our sending.
+  if (segLen === 0) acceptable = wnd === 0 ? seqNo === c.rcvNxt : seqGe(seqNo, c.rcvNxt) && seqLe(seqNo, seqAdd(c.rcvNxt, wnd));
   else if (wnd === 0) acceptable = seqNo === c.rcvNxt; // a zero-window probe: its ACK is processed, its data not kept
   else {
     const last = seqAdd(seqNo, segLen - 1);
@@ -847,9 +912,17 @@ function synSentInput(c: TcpConnection, now: number, seg: TcpSegmentIn, tx: TcpT
 function processAck(c: TcpConnection, now: number, seg: TcpSegmentIn, ack: number, dataLen: number, tx: TcpTransmit): void {
   const o = seg.options;
   const window = seg.window << c.sndWscale;
+  const board = c.sent;
+  const sackedBefore = board.sackedBytes;
+  deliveredConn = c;
+  deliveredNow = now;
+  deliveredTsEcr = c.tsEnabled && o.timestamps ? o.tsEcr : -1;
+  if (c.sackEnabled && o.sackCount > 0) checkDsack(c, o, ack);
   const newSack = c.sackEnabled && o.sackCount > 0 && recordSack(c, o);
+  let acked = 0;
+  let dupThreshLoss = false;
   if (seqGt(ack, c.sndUna)) {
-    const acked = seqDiff(ack, c.sndUna);
+    acked = seqDiff(ack, c.sndUna);
     // RTT: from the echoed timestamp (RFC 7323 §4.1), or the timed segment (Karn's rule).
     if (c.tsEnabled && o.timestamps && o.tsEcr !== 0) updateRtt(c, Math.floor(now) + c.tsOffset - o.tsEcr >= 0 ? ((Math.floor(now) + c.tsOffset - o.tsEcr) >>> 0) : -1);
     else if (c.rttSeq >= 0 && seqGe(ack, c.rttSeq)) {
@@ -865,22 +938,27 @@ function processAck(c: TcpConnection, now: number, seg: TcpSegmentIn, ack: numbe
       c.events |= TcpEvent.writable;
       if (c.sndLen === 0 && c.finQueued) tcpReleaseSendBuffer(c);
     }
+    deliveredFirst = true;
+    deliveredBySack = false;
+    board.acknowledge(ack, rackDelivered);
     c.sndUna = ack;
     if (seqLt(c.sndNxt, c.sndUna)) c.sndNxt = c.sndUna;
     while (c.sacked.length > 0 && seqLe(c.sacked[1]!, ack)) c.sacked.splice(0, 2);
     if (c.sacked.length > 0 && seqLt(c.sacked[0]!, ack)) c.sacked[0] = ack;
     c.retries = 0;
     c.persistBackoff = 0;
-    // Congestion control (RFC 5681, RFC 6582).
+    // Congestion control (RFC 5681, RFC 6582; with SACK, PRR below sets cwnd during recovery).
     if (c.inRecovery) {
       if (seqGe(ack, c.recover)) {
         c.inRecovery = false;
         c.cc.onExitRecovery(c);
-      } else {
+      } else if (!c.sackEnabled) {
+        // RFC 6582 partial ACK: the next hole goes at once.
         c.cc.onPartialAck(c, acked);
-        retransmitNext(c, tx); // the next hole, at once
+        if (board.count > 0 && board.markLost(0)) c.retransmitNow = true;
       }
     } else {
+      if (c.rtoRecovery && seqGe(ack, c.recover)) c.rtoRecovery = false;
       // One step per segment's worth acknowledged: a stretch ACK (a receiver that ACKs a whole
       // receive batch at once, as ours does and GRO makes Linux do) grows the window as much as
       // the ACKs it stands for would have (RFC 3465 byte counting; Linux counts segments).
@@ -889,24 +967,42 @@ function processAck(c: TcpConnection, now: number, seg: TcpSegmentIn, ack: numbe
     c.dupAcks = 0;
     // RFC 6298 §5.2/5.3: all acknowledged → stop the timer; otherwise restart it.
     c.rtoAt = c.sndUna === c.sndMax ? -1 : now + c.rto;
+    // The end of a tail loss probe episode (RFC 8985 §7.4): a probe that repeated a segment and
+    // drew no DSACK repaired a loss, which congestion control must hear of.
+    c.tlpCount = 0;
+    if (c.tlpActive && seqGe(ack, c.tlpEndSeq)) {
+      c.tlpActive = false;
+      if (c.tlpRetransmitted && !c.tlpDsacked && !c.inRecovery && !c.rtoRecovery) {
+        c.cc.onEnterRecovery(c);
+        c.cc.onExitRecovery(c);
+      }
+    }
   } else if (ack === c.sndUna && c.sndUna !== c.sndMax && (newSack || (dataLen === 0 && (seg.flags & TcpFlag.fin) === 0 && window === c.sndWnd))) {
     // A duplicate ACK (RFC 5681 §2), or with SACK one that SACKs new data even when it carries
     // data or a new window (RFC 6675 §2): in a transfer both ways nearly every ACK carries data.
     c.stats.dupAcksReceived++;
     c.dupAcks++;
-    if (c.inRecovery) {
-      c.cc.onDupAck(c);
-      if (c.sackEnabled) retransmitNext(c, tx);
-    } else if ((c.dupAcks >= 3 || sackedBytes(c) >= 3 * c.sndMss) && seqGt(ack, c.recover)) {
+    if (c.sackEnabled) {
+      // RFC 6675 §5: DupThresh duplicate ACKs deem the first segment lost, even when the SACK
+      // blocks do not (a peer that SACKs little); loss detection below does the rest.
+      if (c.dupAcks >= DUP_THRESH && !c.reorderingSeen && board.count > 0 && (board.flagsAt(0) & (SegmentFlag.lost | SegmentFlag.sacked)) === 0) dupThreshLoss = board.markLost(0);
+    } else if (c.inRecovery) c.cc.onDupAck(c);
+    else if (c.dupAcks >= DUP_THRESH && seqGt(ack, c.recover) && !c.rtoRecovery) {
+      // NewReno (RFC 6582) without SACK: fast retransmit of the segment at SND.UNA.
       c.inRecovery = true;
       c.recover = c.sndMax;
-      c.highRxt = c.sndUna;
       c.cc.onEnterRecovery(c);
       c.stats.fastRetransmits++;
       c.rttSeq = -1;
-      retransmitNext(c, tx);
+      if (board.count > 0 && board.markLost(0)) c.retransmitNow = true;
       c.rtoAt = now + c.rto;
     }
+  }
+  if (c.sackEnabled) {
+    // RFC 6675 IsLost and RACK (RFC 8985) decide what is lost; a loss starts recovery.
+    if ((detectLosses(c, now) || dupThreshLoss) && !c.inRecovery && !c.rtoRecovery) enterSackRecovery(c);
+    if (c.inRecovery) updatePrr(c, acked + board.sackedBytes - sackedBefore);
+    armLossProbe(c, now);
   }
   // Window update (§3.10.7.4 "If SND.WL1 < SEG.SEQ or ...").
   if (seqLt(c.sndWl1, seg.seq) || (c.sndWl1 === seg.seq && seqLe(c.sndWl2, ack))) {
@@ -921,21 +1017,17 @@ function processAck(c: TcpConnection, now: number, seg: TcpSegmentIn, ack: numbe
   }
 }
 
-/** Bytes SACKed above SND.UNA. */
-function sackedBytes(c: TcpConnection): number {
-  let n = 0;
-  for (let i = 0; i < c.sacked.length; i += 2) n += seqDiff(c.sacked[i + 1]!, c.sacked[i]!);
-  return n;
-}
-
-/** Merges the segment's SACK blocks; true when they SACK bytes not SACKed before. */
+/** Merges the segment's SACK blocks and marks the segments they cover; true when they SACK bytes not SACKed before. */
 function recordSack(c: TcpConnection, o: TcpOptions): boolean {
-  const before = sackedBytes(c);
+  const board = c.sent;
+  const before = board.sackedBytes;
   for (let b = 0; b < o.sackCount; b++) {
     let l = o.sackBlocks[2 * b]!;
     let r = o.sackBlocks[2 * b + 1]!;
     if (!seqLt(l, r) || seqLe(r, c.sndUna) || seqGt(r, c.sndMax)) continue; // RFC 2018 §4: ignore bogus blocks
     if (seqLt(l, c.sndUna)) l = c.sndUna;
+    const blockL = l;
+    const blockR = r;
     // Merge into the sorted list of ranges.
     const s = c.sacked;
     let i = 0;
@@ -946,43 +1038,269 @@ function recordSack(c: TcpConnection, o: TcpOptions): boolean {
       s.splice(i, 2);
     }
     s.splice(i, 0, l, r);
+    // Segments of the block wholly inside the merged range are SACKed (and delivered, for RACK).
+    deliveredBySack = true;
+    board.markSacked(blockL, blockR, l, r, rackDelivered);
   }
-  return sackedBytes(c) > before;
+  return board.sackedBytes > before;
 }
 
 /**
- * Retransmits one segment at the first sequence number not yet retransmitted in this recovery
- * and not SACKed (RFC 6675 in spirit: holes first, SACKed data never).
+ * A DSACK (RFC 2883: the first block lies below the cumulative ACK, or inside the second) says
+ * a segment arrived twice: a spurious retransmission, or a duplicate on the path. Once per round
+ * trip it widens RACK's reordering window (RFC 8985 §6.2 step 4), and it tells a loss probe
+ * that what it repeated had arrived.
  */
-function retransmitNext(c: TcpConnection, tx: TcpTransmit): void {
-  let seq = seqMax(c.highRxt, c.sndUna);
-  // Skip SACKed ranges.
-  for (let i = 0; i < c.sacked.length; i += 2) {
-    if (seqGe(seq, c.sacked[i]!) && seqLt(seq, c.sacked[i + 1]!)) seq = c.sacked[i + 1]!;
+function checkDsack(c: TcpConnection, o: TcpOptions, ack: number): void {
+  const l = o.sackBlocks[0]!;
+  const r = o.sackBlocks[1]!;
+  const dsack = seqLe(r, ack) || (o.sackCount > 1 && seqGe(l, o.sackBlocks[2]!) && seqLe(r, o.sackBlocks[3]!));
+  if (!dsack || !seqLt(l, r)) return;
+  c.stats.dsacks++;
+  // A segment arrived twice: most likely one deemed lost was only late (a duplicating path
+  // says the same, and costs only the reordering window's wait).
+  c.reorderingSeen = true;
+  if (c.tlpActive && c.tlpRetransmitted && seqLe(l, c.tlpSeq) && seqGe(r, c.tlpEndSeq)) c.tlpDsacked = true;
+  if (seqGe(c.sndUna, c.dsackRoundEnd)) {
+    c.reoWndMult = Math.min(c.reoWndMult + 1, REO_WND_MULT_MAX);
+    c.dsackRoundEnd = c.sndMax;
+    c.recoveriesSinceDsack = 0;
   }
-  if (!seqLt(seq, c.sndMax)) return;
-  // Stop at the next SACKed range, the MSS and the end of what was sent.
-  let end = seqAdd(seq, c.sndMss);
-  if (seqGt(end, c.sndMax)) end = c.sndMax;
-  for (let i = 0; i < c.sacked.length; i += 2) if (seqGt(c.sacked[i]!, seq) && seqLt(c.sacked[i]!, end)) end = c.sacked[i]!;
-  // A retransmission beyond the last SACKed byte is only sent by the timer or partial ACKs.
-  if (c.sacked.length > 0 && seqGe(seq, c.sacked[c.sacked.length - 1]!) && seq !== c.sndUna) return;
-  sendRange(c, tx, seq, seqDiff(end, seq));
-  c.highRxt = end;
 }
 
-/** Sends the data (and the FIN, where it falls) in [seq, seq+len) of what was already sent once. */
+/** RFC 6675 DupThresh. */
+const DUP_THRESH = 3;
+const REO_WND_MULT_MAX = 16;
+/** RFC 8985 §7.2: the worst-case delayed ACK a lone segment's probe waits for (Linux: TCP_DELACK_MAX). */
+const TLP_WC_DELACK_MS = 200;
+/** Added to 2·SRTT in the probe timeout, for scheduling and ACK jitter (Linux adds 2 jiffies). */
+const TLP_EXTRA_MS = 4;
+/** Loss probes while SND.UNA stands still, before the retransmission timer has its turn. */
+const TLP_MAX_PROBES = 2;
+
+// The ACK being processed, for rackDelivered (a plain function, so that delivering segments allocates no closure).
+let deliveredConn: TcpConnection | undefined;
+let deliveredNow = 0;
+let deliveredTsEcr = -1;
+/** The next delivered segment is the first of a cumulative ACK's advance: the one that filled the hole. */
+let deliveredFirst = false;
+/** Segments are being delivered by SACK blocks (rather than by the cumulative ACK). */
+let deliveredBySack = false;
+
+/**
+ * RACK's update for one newly delivered segment (RFC 8985 §6.2 steps 2 and 3): the latest-sent
+ * delivered segment and its RTT, and reordering (a never-retransmitted segment delivered below
+ * one delivered before it).
+ */
+function rackDelivered(board: SentSegments, i: number): void {
+  const c = deliveredConn!;
+  const xmit = board.timeAt(i);
+  const end = board.endAt(i);
+  const flags = board.flagsAt(i);
+  const first = deliveredFirst;
+  deliveredFirst = false;
+  if ((flags & SegmentFlag.everRetransmitted) !== 0) {
+    // The ACK may be for the original transmission: skip unless it provably is for the latest.
+    // A cumulative ACK echoes the timestamp of the segment that filled the hole (RFC 7323 §4.3;
+    // a SACK echoes an older one): an echo from before the latest transmission says the one
+    // deemed lost arrived after all, late (RFC 3522's Eifel detection): the path reorders.
+    if (!deliveredBySack && deliveredTsEcr > 0 && seqLt(deliveredTsEcr, tsNow(c, xmit))) {
+      if (first) c.reorderingSeen = true;
+      return;
+    }
+    // Delivered sooner than any round trip (RFC 8985 §6.2 step 2, as Linux): the original was,
+    // or the one before. The clock and timestamps tick in milliseconds, so under one
+    // millisecond is as ambiguous.
+    if (deliveredNow - xmit < Math.max(c.minRtt, 1)) return;
+  } else if (c.rackXmit >= 0 && seqLt(end, c.rackFack)) {
+    // Only the segment that filled the first hole (or one SACKed late) says so: the rest of a
+    // cumulative advance may have been SACKed in blocks that the receiver no longer reported.
+    if (first || deliveredBySack) c.reorderingSeen = true;
+  }
+  if (c.rackXmit < 0 || seqGt(end, c.rackFack)) c.rackFack = end;
+  const order = board.orderAt(i);
+  if (order > c.rackOrder || c.rackXmit < 0) {
+    c.rackXmit = xmit;
+    c.rackOrder = order;
+    c.rackRtt = Math.max(0, deliveredNow - xmit);
+  }
+}
+
+/** RACK's reordering window (RFC 8985 §6.2 step 4). */
+function reorderingWindow(c: TcpConnection): number {
+  if (!c.reorderingSeen && (c.inRecovery || c.rtoRecovery || c.sent.sackedCount >= DUP_THRESH)) return 0;
+  if (c.minRtt < 0) return 0;
+  return Math.min((c.minRtt / 4) * c.reoWndMult, c.srtt);
+}
+
+/**
+ * Deems segments lost: RFC 6675 IsLost (DupThresh segments, or more than (DupThresh-1)·SMSS
+ * bytes, SACKed above; only while no reordering was seen), and RACK (sent before a delivered
+ * segment, and older than its RTT plus the reordering window), which also finds lost
+ * retransmissions. Arms the RACK timer for segments not lost yet. True when any became lost.
+ */
+function detectLosses(c: TcpConnection, now: number): boolean {
+  const board = c.sent;
+  if (board.count === 0 || (board.sackedCount === 0 && board.retransBytes === 0)) {
+    c.rackAt = -1;
+    return false;
+  }
+  let marked = false;
+  if (!c.reorderingSeen && board.sackedCount > 0) {
+    let segs = 0;
+    let bytes = 0;
+    for (let i = board.count - 1; i >= 0; i--) {
+      const f = board.flagsAt(i);
+      if ((f & SegmentFlag.sacked) !== 0) {
+        segs++;
+        bytes += board.lenAt(i);
+      } else if ((f & SegmentFlag.lost) === 0 && (segs >= DUP_THRESH || bytes > (DUP_THRESH - 1) * c.sndMss)) marked = board.markLost(i) || marked;
+    }
+  }
+  if (c.rackXmit < 0) return marked;
+  const reo = reorderingWindow(c);
+  let wait = 0;
+  for (let i = 0; i < board.count; i++) {
+    const f = board.flagsAt(i);
+    if ((f & SegmentFlag.sacked) !== 0 || (f & (SegmentFlag.lost | SegmentFlag.retransmitted)) === SegmentFlag.lost) continue;
+    if (board.orderAt(i) > c.rackOrder) continue; // sent after the latest delivered segment
+    const remaining = board.timeAt(i) + c.rackRtt + reo - now;
+    if (remaining <= 0) {
+      if ((f & SegmentFlag.retransmitted) !== 0) c.stats.lostRetransmissions++;
+      marked = board.markLost(i) || marked;
+    } else if (remaining > wait) wait = remaining;
+  }
+  c.rackAt = wait > 0 ? now + wait : -1;
+  return marked;
+}
+
+/** A loss found with SACK: fast recovery (RFC 6675 §5) with PRR (RFC 6937) pacing what goes out. */
+function enterSackRecovery(c: TcpConnection): void {
+  c.inRecovery = true;
+  c.recover = c.sndMax;
+  c.cc.onEnterRecovery(c);
+  c.prrDelivered = 0;
+  c.prrOut = 0;
+  c.recoverFs = Math.max(1, c.flight);
+  c.stats.fastRetransmits++;
+  c.rttSeq = -1;
+  c.retransmitNow = true;
+  c.tlpActive = false;
+  if (++c.recoveriesSinceDsack >= 16) c.reoWndMult = 1;
+}
+
+/** PRR (RFC 6937 §3): cwnd for this ACK, from what it delivered. */
+function updatePrr(c: TcpConnection, delivered: number): void {
+  c.prrDelivered += delivered;
+  const pipe = c.sent.pipe(c.flight);
+  let sndcnt: number;
+  if (pipe > c.ssthresh) sndcnt = Math.ceil((c.prrDelivered * c.ssthresh) / c.recoverFs) - c.prrOut;
+  else sndcnt = Math.min(c.ssthresh - pipe, Math.max(c.prrDelivered - c.prrOut, delivered) + c.sndMss);
+  c.cwnd = pipe + Math.max(0, sndcnt);
+}
+
+/**
+ * Arms the tail loss probe (RFC 8985 §7.2): with SACK and data in flight, 2·SRTT after the
+ * latest send or ACK, so that a loss at the tail of a flight is found in about two round trips
+ * rather than at the retransmission timeout.
+ *
+ * Unlike RFC 8985 and Linux, probes also go in recovery and after a timeout, at most
+ * TLP_MAX_PROBES while SND.UNA stands still: a lost retransmission with nothing sent after it
+ * (a small window in recovery, or the one segment slow start allows after a timeout) gives RACK
+ * no later delivery to judge by, and would otherwise wait for the (backed-off) timer; the probe's
+ * SACK is that later delivery. Measured against Linux at 5% loss, most timeouts were these.
+ */
+function armLossProbe(c: TcpConnection, now: number): void {
+  if (!c.sackEnabled || c.tlpCount >= TLP_MAX_PROBES || c.srtt < 0 || c.sndUna === c.sndMax || !canSend(c.state)) {
+    c.tlpAt = -1;
+    return;
+  }
+  let pto = 2 * c.srtt + TLP_EXTRA_MS;
+  if (c.flight <= c.sndMss) pto = Math.max(pto, 1.5 * c.srtt + TLP_WC_DELACK_MS);
+  const at = now + pto;
+  c.tlpAt = c.rtoAt >= 0 && at > c.rtoAt ? c.rtoAt : at;
+}
+
+/**
+ * The probe itself (RFC 8985 §7.3): a new segment if the peer's window allows, else the last
+ * segment again (or, when that was SACKed, the first one not SACKed).
+ */
+function sendLossProbe(c: TcpConnection, tx: TcpTransmit, now: number): void {
+  const board = c.sent;
+  const dataEnd = seqAdd(c.bufSeq, c.sndLen);
+  const unsent = Math.max(0, seqDiff(dataEnd, c.sndNxt));
+  const room = seqDiff(seqAdd(c.sndUna, c.sndWnd), c.sndNxt);
+  let seq = c.sndNxt;
+  let retransmitted = false;
+  if (unsent > 0 && room > 0) sendNew(c, tx, now, Math.min(unsent, c.sndMss, room), dataEnd, room);
+  else {
+    let i = board.count - 1;
+    if (i >= 0 && (board.flagsAt(i) & SegmentFlag.sacked) !== 0) for (i = 0; i < board.count && (board.flagsAt(i) & SegmentFlag.sacked) !== 0; i++);
+    if (i < 0 || i >= board.count) return;
+    seq = board.seqAt(i);
+    retransmitRecord(c, tx, i, now);
+    retransmitted = true;
+  }
+  c.stats.lossProbes++;
+  c.tlpCount++;
+  if (!c.tlpActive) {
+    c.tlpActive = true;
+    c.tlpDsacked = false;
+    c.tlpRetransmitted = false;
+    c.tlpSeq = seq;
+  }
+  if (retransmitted) c.tlpRetransmitted = true;
+  c.tlpEndSeq = c.sndMax;
+  c.rtoAt = now + c.rto;
+}
+
+/** Sends record i of the sent segments again (split to the MSS if it shrank since). */
+function retransmitRecord(c: TcpConnection, tx: TcpTransmit, i: number, now: number): void {
+  const board = c.sent;
+  const len = board.lenAt(i);
+  sendRange(c, tx, board.seqAt(i), len);
+  board.markRetransmitted(i, now, ++c.xmitOrder);
+  if (c.inRecovery) c.prrOut += len;
+  c.rttSeq = -1; // Karn: no RTT from a segment sent twice
+  if (c.rtoAt < 0) c.rtoAt = now + c.rto;
+}
+
+/**
+ * RFC 6675 NextSeg rule 3, in SACK recovery when no lost segment waits and no new data can go: a
+ * not-yet-lost hole below the highest SACKed segment, only while no reordering was seen (with
+ * reordering it is more likely late than lost). True when one was sent. Rule 4 (the rescue
+ * retransmission of the last segment) is left out: RACK's timer finds a lost tail in recovery,
+ * and the rescue repeats a tail that arrived whenever nothing was lost there.
+ */
+function retransmitUnlost(c: TcpConnection, tx: TcpTransmit, now: number): boolean {
+  const board = c.sent;
+  if (c.reorderingSeen || board.sackedCount === 0) return false;
+  const high = board.highestSacked(c.sndUna);
+  for (let i = 0; i < board.count && seqLt(board.seqAt(i), high); i++) {
+    if ((board.flagsAt(i) & (SegmentFlag.sacked | SegmentFlag.lost | SegmentFlag.everRetransmitted)) !== 0) continue;
+    retransmitRecord(c, tx, i, now);
+    return true;
+  }
+  return false;
+}
+
+/** Sends the data (and the FIN, where it falls) in [seq, seq+len) of what was already sent once, in segments of at most the MSS. */
 function sendRange(c: TcpConnection, tx: TcpTransmit, seq: number, len: number): void {
   const dataEnd = seqAdd(c.bufSeq, c.sndLen);
-  let dataLen = Math.max(0, Math.min(len, seqDiff(dataEnd, seq)));
-  let flags = TcpFlag.ack;
-  if (c.finQueued && seqAdd(seq, dataLen) === dataEnd && seqGt(c.sndMax, dataEnd)) flags |= TcpFlag.fin;
-  if (dataLen === 0 && (flags & TcpFlag.fin) === 0) return;
-  if (dataLen > 0) flags |= TcpFlag.psh;
-  c.stats.retransmits++;
-  c.stats.bytesSent += dataLen;
-  send(c, tx, seq, flags, dataLen);
-  dataLen = 0;
+  const end = seqAdd(seq, len);
+  let at = seq;
+  do {
+    const dataLen = Math.max(0, Math.min(seqDiff(end, at), c.sndMss, seqDiff(dataEnd, at)));
+    const next = seqAdd(at, dataLen);
+    let flags = TcpFlag.ack;
+    if (c.finQueued && next === dataEnd && seqGt(c.sndMax, dataEnd) && seqGt(end, dataEnd)) flags |= TcpFlag.fin;
+    if (dataLen === 0 && (flags & TcpFlag.fin) === 0) return;
+    if (dataLen > 0) flags |= TcpFlag.psh;
+    c.stats.retransmits++;
+    c.stats.bytesSent += dataLen;
+    send(c, tx, at, flags, dataLen);
+    at = (flags & TcpFlag.fin) !== 0 ? seqAdd(next, 1) : next;
+  } while (seqLt(at, end));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1002,50 +1320,94 @@ export function tcpOutput(c: TcpConnection, now: number, tx: TcpTransmit): void 
     return;
   }
   if (canSend(c.state)) {
+    const board = c.sent;
+    const sentBefore = c.xmitOrder;
+    // Fast retransmit: the first lost segment goes whatever the window (RFC 6675 §5 step 4.3).
+    if (c.retransmitNow) {
+      c.retransmitNow = false;
+      const i = board.firstLostUnsent();
+      if (i >= 0) retransmitRecord(c, tx, i, now);
+    }
+    if (c.tlpProbeNow) {
+      c.tlpProbeNow = false;
+      sendLossProbe(c, tx, now);
+    }
     for (;;) {
       const dataEnd = seqAdd(c.bufSeq, c.sndLen);
       const unsent = Math.max(0, seqDiff(dataEnd, c.sndNxt));
       const inFlight = seqDiff(c.sndNxt, c.sndUna);
-      // RFC 3042 limited transmit: each of the first two duplicate ACKs lets one new segment out
-      // beyond cwnd, so that a small window still draws the three dupacks fast retransmit needs.
-      const wnd = Math.min(c.sndWnd, c.cwnd + (c.inRecovery ? 0 : Math.min(c.dupAcks, 2) * c.sndMss));
-      const usable = wnd - inFlight;
+      // RFC 6675 pipe: what the network holds by our best guess (flight less SACKed and lost,
+      // plus retransmissions).
+      const pipe = board.pipe(c.flight);
+      // NextSeg rule 1: lost segments first (in recovery, after a timeout, NewReno's holes).
+      if (board.lostBytes > 0 && pipe < c.cwnd) {
+        const i = board.firstLostUnsent();
+        if (i >= 0) {
+          retransmitRecord(c, tx, i, now);
+          continue;
+        }
+      }
+      let usable: number;
+      if (c.sackEnabled) usable = Math.min(c.sndWnd - inFlight, c.cwnd - pipe);
+      else {
+        // RFC 3042 limited transmit: each of the first two duplicate ACKs lets one new segment out
+        // beyond cwnd, so that a small window still draws the three dupacks fast retransmit needs.
+        const wnd = Math.min(c.sndWnd, c.cwnd + (c.inRecovery ? 0 : Math.min(c.dupAcks, 2) * c.sndMss));
+        usable = wnd - inFlight;
+      }
       const len = Math.min(unsent, c.sndMss, Math.max(0, usable));
       if (len > 0) {
         // Nagle (RFC 9293 §3.7.4) and sender-side SWS avoidance: a short segment waits while
         // data is in flight, unless it ends the data and Nagle is off or a FIN follows.
         if (len < c.sndMss && inFlight > 0 && !(len === unsent && (c.noDelay || c.finQueued))) break;
-        let flags = TcpFlag.ack;
-        if (len === unsent) flags |= TcpFlag.psh;
-        const seq = c.sndNxt;
-        const next = seqAdd(seq, len);
-        if (c.finQueued && next === dataEnd && usable > len) flags |= TcpFlag.fin;
-        if (seqLt(seq, c.sndMax)) c.stats.retransmits++;
-        else if (c.rttSeq < 0 && !c.tsEnabled) {
-          c.rttSeq = next;
-          c.rttStart = now;
-        }
-        c.stats.bytesSent += len;
-        send(c, tx, seq, flags, len);
-        c.sndNxt = (flags & TcpFlag.fin) !== 0 ? seqAdd(next, 1) : next;
-        if (seqGt(c.sndNxt, c.sndMax)) c.sndMax = c.sndNxt;
-        if (c.rtoAt < 0) c.rtoAt = now + c.rto;
+        sendNew(c, tx, now, len, dataEnd, usable);
         continue;
       }
       if (c.finQueued && c.sndNxt === dataEnd && (c.state === TcpState.finWait1 || c.state === TcpState.closing || c.state === TcpState.lastAck)) {
         if (seqLt(c.sndNxt, c.sndMax)) c.stats.retransmits++;
-        send(c, tx, c.sndNxt, TcpFlag.fin | TcpFlag.ack, 0);
-        c.sndNxt = seqAdd(c.sndNxt, 1);
-        if (seqGt(c.sndNxt, c.sndMax)) c.sndMax = c.sndNxt;
+        const seq = c.sndNxt;
+        send(c, tx, seq, TcpFlag.fin | TcpFlag.ack, 0);
+        c.sndNxt = seqAdd(seq, 1);
+        if (seqGt(c.sndNxt, c.sndMax)) {
+          c.sndMax = c.sndNxt;
+          board.push(seq, c.sndNxt, now, ++c.xmitOrder);
+        }
         if (c.rtoAt < 0) c.rtoAt = now + c.rto;
         continue;
       }
+      // NextSeg rule 3: nothing lost waits and no new data can go.
+      if (c.inRecovery && c.sackEnabled && pipe < c.cwnd && retransmitUnlost(c, tx, now)) continue;
       // Zero window with data waiting and nothing in flight: probe (RFC 9293 §3.8.6.1).
       if (unsent > 0 && c.sndWnd === 0 && inFlight === 0 && c.persistAt < 0) c.persistAt = now + persistInterval(c);
       break;
     }
+    if (c.xmitOrder !== sentBefore) armLossProbe(c, now);
   }
   if (c.ackNow && (c.state as TcpStateValue) !== TcpState.closed) sendAck(c, tx);
+}
+
+/** Sends `len` new bytes at SND.NXT (with the FIN if it ends the data and `usable` leaves room), and records the segment. */
+function sendNew(c: TcpConnection, tx: TcpTransmit, now: number, len: number, dataEnd: number, usable: number): void {
+  let flags = TcpFlag.ack;
+  const unsent = seqDiff(dataEnd, c.sndNxt);
+  if (len === unsent) flags |= TcpFlag.psh;
+  const seq = c.sndNxt;
+  const next = seqAdd(seq, len);
+  if (c.finQueued && next === dataEnd && usable > len) flags |= TcpFlag.fin;
+  if (seqLt(seq, c.sndMax)) c.stats.retransmits++;
+  else if (c.rttSeq < 0 && !c.tsEnabled) {
+    c.rttSeq = next;
+    c.rttStart = now;
+  }
+  c.stats.bytesSent += len;
+  if (c.inRecovery) c.prrOut += len;
+  send(c, tx, seq, flags, len);
+  c.sndNxt = (flags & TcpFlag.fin) !== 0 ? seqAdd(next, 1) : next;
+  if (seqGt(c.sndNxt, c.sndMax)) {
+    c.sndMax = c.sndNxt;
+    c.sent.push(seq, c.sndNxt, now, ++c.xmitOrder);
+  }
+  if (c.rtoAt < 0) c.rtoAt = now + c.rto;
 }
 
 function persistInterval(c: TcpConnection): number {
@@ -1067,12 +1429,30 @@ export function tcpBatchEnd(c: TcpConnection, tx: TcpTransmit): void {
 export function tcpNextDeadline(c: TcpConnection): number {
   let at = -1;
   for (const t of [c.rtoAt, c.delayedAckAt, c.persistAt, c.keepAliveAt, c.timeWaitAt, c.finWait2At]) if (t >= 0 && (at < 0 || t < at)) at = t;
+  if (c.tlpAt >= 0 && (at < 0 || c.tlpAt < at)) at = c.tlpAt;
+  if (c.rackAt >= 0 && (at < 0 || c.rackAt < at)) at = c.rackAt;
   return at;
 }
 
 export function tcpTimer(c: TcpConnection, now: number, tx: TcpTransmit): void {
   if (c.timeWaitAt >= 0 && now >= c.timeWaitAt) return enterClosed(c, undefined);
   if (c.finWait2At >= 0 && now >= c.finWait2At && c.state === TcpState.finWait2) return enterClosed(c, undefined);
+  // RACK's reordering timer: segments still undelivered when their reordering window ran out are lost.
+  if (c.rackAt >= 0 && now >= c.rackAt) {
+    c.rackAt = -1;
+    if (detectLosses(c, now) && !c.inRecovery && !c.rtoRecovery) {
+      enterSackRecovery(c);
+      updatePrr(c, 0);
+    }
+  }
+  // The tail loss probe goes first when due; the retransmission timer is pushed back after it.
+  if (c.tlpAt >= 0 && now >= c.tlpAt) {
+    c.tlpAt = -1;
+    if (c.sackEnabled && c.tlpCount < TLP_MAX_PROBES && c.sndUna !== c.sndMax && canSend(c.state)) {
+      c.tlpProbeNow = true;
+      c.rtoAt = now + c.rto;
+    }
+  }
   if (c.rtoAt >= 0 && now >= c.rtoAt) {
     c.stats.timeouts++;
     c.retries++;
@@ -1085,8 +1465,22 @@ export function tcpTimer(c: TcpConnection, now: number, tx: TcpTransmit): void {
       c.inRecovery = false;
       c.recover = c.sndMax;
       c.dupAcks = 0;
-      c.sacked.length = 0; // RFC 2018 §8: the receiver may renege
-      c.sndNxt = c.sndUna;
+      c.tlpActive = c.tlpProbeNow = c.retransmitNow = false;
+      c.tlpCount = 0;
+      c.tlpAt = c.rackAt = -1;
+      const board = c.sent;
+      // RFC 2018 §8: the receiver may renege on what it SACKed. SACKed segments are kept after
+      // the first timeout, as Linux keeps them; a second one in a row forgets them.
+      if (c.retries > 1) {
+        c.sacked.length = 0;
+        board.unsackAll();
+      }
+      if (board.count > 0 && board.seqAt(0) === c.sndUna) {
+        // Every segment not SACKed is lost (RFC 6675 §5.1), retransmissions too; they go again
+        // in slow start, before new data, until SND.UNA reaches what was sent (`rtoRecovery`).
+        for (let i = 0; i < board.count; i++) board.markLost(i);
+        c.rtoRecovery = true;
+      } else c.sndNxt = c.sndUna; // no record of what was sent (never expected): go back N
     }
     c.rttSeq = -1;
     c.rtoAt = now + c.rto;

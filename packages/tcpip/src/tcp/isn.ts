@@ -9,43 +9,50 @@ import type { Random } from "@mirage-ts/runtime";
 
 const rotl = (x: number, b: number): number => ((x << b) | (x >>> (32 - b))) >>> 0;
 
+/** HalfSipHash's state, module-level so that a round is a plain call that allocates nothing (no closure per hash). */
+let v0 = 0;
+let v1 = 0;
+let v2 = 0;
+let v3 = 0;
+
+function sipRound(): void {
+  v0 = (v0 + v1) >>> 0;
+  v1 = rotl(v1, 5) ^ v0;
+  v0 = rotl(v0, 16);
+  v2 = (v2 + v3) >>> 0;
+  v3 = rotl(v3, 8) ^ v2;
+  v0 = (v0 + v3) >>> 0;
+  v3 = rotl(v3, 7) ^ v0;
+  v2 = (v2 + v1) >>> 0;
+  v1 = rotl(v1, 13) ^ v2;
+  v2 = rotl(v2, 16);
+}
+
 /** HalfSipHash-2-4 of 32-bit words (little-endian word order as the reference reads bytes); 32-bit result. */
 export function halfSipHash24(k0: number, k1: number, words: ArrayLike<number>, byteLength = words.length * 4): number {
-  let v0 = k0 >>> 0;
-  let v1 = k1 >>> 0;
-  let v2 = (0x6c796765 ^ k0) >>> 0;
-  let v3 = (0x74656462 ^ k1) >>> 0;
-  const round = (): void => {
-    v0 = (v0 + v1) >>> 0;
-    v1 = rotl(v1, 5) ^ v0;
-    v0 = rotl(v0, 16);
-    v2 = (v2 + v3) >>> 0;
-    v3 = rotl(v3, 8) ^ v2;
-    v0 = (v0 + v3) >>> 0;
-    v3 = rotl(v3, 7) ^ v0;
-    v2 = (v2 + v1) >>> 0;
-    v1 = rotl(v1, 13) ^ v2;
-    v2 = rotl(v2, 16);
-  };
+  v0 = k0 >>> 0;
+  v1 = k1 >>> 0;
+  v2 = (0x6c796765 ^ k0) >>> 0;
+  v3 = (0x74656462 ^ k1) >>> 0;
   const full = Math.floor(byteLength / 4);
   for (let i = 0; i < full; i++) {
     const m = words[i]! >>> 0;
     v3 ^= m;
-    round();
-    round();
+    sipRound();
+    sipRound();
     v0 ^= m;
   }
   const rest = byteLength % 4;
   const last = (((byteLength & 0xff) << 24) | (rest === 0 ? 0 : (words[full]! & ((1 << (8 * rest)) - 1)))) >>> 0;
   v3 ^= last;
-  round();
-  round();
+  sipRound();
+  sipRound();
   v0 ^= last;
   v2 ^= 0xff;
-  round();
-  round();
-  round();
-  round();
+  sipRound();
+  sipRound();
+  sipRound();
+  sipRound();
   return (v1 ^ v3) >>> 0;
 }
 
@@ -59,7 +66,7 @@ export interface IsnGenerator {
    * cookies, syncookies.ts): callers put a distinct constant in their words so that no value
    * of one use can stand for another.
    */
-  keyed(words: ArrayLike<number>): number;
+  keyed(words: ArrayLike<number>, byteLength?: number): number;
 }
 
 export function createIsnGenerator(random: Random): IsnGenerator {
@@ -78,6 +85,6 @@ export function createIsnGenerator(random: Random): IsnGenerator {
       return (m + hash(la, lp, ra, rp, 0)) >>> 0;
     },
     tsOffset: (la, lp, ra, rp) => hash(la, lp, ra, rp, 0x5a5a5a5a),
-    keyed: (w) => halfSipHash24(k0, k1, w),
+    keyed: (w, byteLength) => halfSipHash24(k0, k1, w, byteLength),
   };
 }

@@ -9,7 +9,7 @@
  * pipe = flight - sacked - lost + retransmitted is O(1), as Linux counts packets_out,
  * sacked_out, lost_out and retrans_out.
  */
-import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt } from "./seq.ts";
+import { seqDiff, seqGe, seqGt, seqLe, seqLt } from "./seq.ts";
 
 /** Flags of one record. */
 export const SegmentFlag = {
@@ -24,12 +24,18 @@ export const SegmentFlag = {
 } as const;
 
 const INITIAL_CAPACITY = 64;
+const EMPTY_F64 = new Float64Array(0);
+const EMPTY_U8 = new Uint8Array(0);
 
 export class SentSegments {
-  private seqs = new Float64Array(INITIAL_CAPACITY);
-  private ends = new Float64Array(INITIAL_CAPACITY);
-  private times = new Float64Array(INITIAL_CAPACITY);
-  private flagBits = new Uint8Array(INITIAL_CAPACITY);
+  // Allocated by the first segment sent: a SYN queue of embryos, or a connection that only
+  // receives, costs nothing here.
+  private seqs = EMPTY_F64;
+  private ends = EMPTY_F64;
+  private times = EMPTY_F64;
+  /** A transmission counter per record: which of two was sent later, even within one clock tick. */
+  private orders = EMPTY_F64;
+  private flagBits = EMPTY_U8;
   private head = 0;
   /** Records held. */
   count = 0;
@@ -57,6 +63,9 @@ export class SentSegments {
   timeAt(i: number): number {
     return this.times[this.slot(i)]!;
   }
+  orderAt(i: number): number {
+    return this.orders[this.slot(i)]!;
+  }
   flagsAt(i: number): number {
     return this.flagBits[this.slot(i)]!;
   }
@@ -71,52 +80,48 @@ export class SentSegments {
     this.sackedBytes = this.sackedCount = this.lostBytes = this.retransBytes = this.lostHint = 0;
   }
 
-  /** Records a first transmission of [seq, end) at `now`; `seq` must be the end of the last record. */
-  push(seq: number, end: number, now: number): void {
-    if (this.count > 0) {
-      const last = this.slot(this.count - 1);
-      // Coalesce nothing: each segment is its own record (SACK blocks cover whole segments).
-      if (this.ends[last] !== seq) return this.pushGap(seq, end, now);
-    }
+  /**
+   * Records a first transmission of [seq, end) at `now` (the `order`-th transmission); `seq`
+   * must be the end of the last record. Each segment is its own record: SACK blocks cover whole
+   * segments.
+   */
+  push(seq: number, end: number, now: number, order: number): void {
+    if (this.count > 0 && this.ends[this.slot(this.count - 1)] !== seq) this.clear(); // never in a correct connection: start over
     if (this.count === this.seqs.length) this.grow();
     const s = this.slot(this.count++);
     this.seqs[s] = seq;
     this.ends[s] = end;
     this.times[s] = now;
+    this.orders[s] = order;
     this.flagBits[s] = 0;
   }
 
-  /** A record that does not follow the last one (never in a correct connection): start over from it. */
-  private pushGap(seq: number, end: number, now: number): void {
-    this.clear();
-    this.push(seq, end, now);
-  }
-
   private grow(): void {
-    const n = this.seqs.length * 2;
+    const n = Math.max(INITIAL_CAPACITY, this.seqs.length * 2);
     const seqs = new Float64Array(n);
     const ends = new Float64Array(n);
     const times = new Float64Array(n);
+    const orders = new Float64Array(n);
     const flags = new Uint8Array(n);
     for (let i = 0; i < this.count; i++) {
       const s = this.slot(i);
       seqs[i] = this.seqs[s]!;
       ends[i] = this.ends[s]!;
       times[i] = this.times[s]!;
+      orders[i] = this.orders[s]!;
       flags[i] = this.flagBits[s]!;
     }
     this.seqs = seqs;
     this.ends = ends;
     this.times = times;
+    this.orders = orders;
     this.flagBits = flags;
     this.head = 0;
   }
 
-  /** Takes `bytes` of record i's contribution out of the counters, per its flags. */
+  /** Takes `bytes` of a record's contribution out of the counters, per its flags `f`. */
   private uncount(f: number, bytes: number): void {
-    if ((f & SegmentFlag.sacked) !== 0) {
-      this.sackedBytes -= bytes;
-    }
+    if ((f & SegmentFlag.sacked) !== 0) this.sackedBytes -= bytes;
     if ((f & SegmentFlag.lost) !== 0) this.lostBytes -= bytes;
     if ((f & SegmentFlag.retransmitted) !== 0) this.retransBytes -= bytes;
   }
@@ -191,7 +196,10 @@ export class SentSegments {
     this.sackedBytes = this.sackedCount = 0;
   }
 
-  /** Deems record i lost (if not SACKed): a retransmission of it in flight no longer counts. Returns whether it changed. */
+  /**
+   * Deems record i lost (if not SACKed, and not lost and unretransmitted already): a
+   * retransmission of it in flight is lost too and no longer counts. Returns whether it changed.
+   */
   markLost(i: number): boolean {
     const s = this.slot(i);
     const f = this.flagBits[s]!;
@@ -199,24 +207,29 @@ export class SentSegments {
     if ((f & SegmentFlag.lost) !== 0 && (f & SegmentFlag.retransmitted) === 0) return false;
     const len = seqDiff(this.ends[s]!, this.seqs[s]!);
     if ((f & SegmentFlag.retransmitted) !== 0) this.retransBytes -= len;
-    else this.lostBytes += len;
+    if ((f & SegmentFlag.lost) === 0) this.lostBytes += len;
     this.flagBits[s] = (f & ~SegmentFlag.retransmitted) | SegmentFlag.lost;
     if (i < this.lostHint) this.lostHint = i;
     return true;
   }
 
-  /** Record i (lost) was retransmitted at `now`. */
-  markRetransmitted(i: number, now: number): void {
+  /**
+   * Record i was retransmitted at `now`. The retransmission counts in the pipe (RFC 6675: once
+   * more, on top of the original when that is not deemed lost) until it is SACKed, acknowledged
+   * or deemed lost.
+   */
+  markRetransmitted(i: number, now: number, order: number): void {
     const s = this.slot(i);
     const f = this.flagBits[s]!;
-    if ((f & SegmentFlag.lost) !== 0 && (f & SegmentFlag.retransmitted) === 0) this.retransBytes += seqDiff(this.ends[s]!, this.seqs[s]!);
-    this.flagBits[s] = f | SegmentFlag.everRetransmitted | ((f & SegmentFlag.lost) !== 0 ? SegmentFlag.retransmitted : 0);
+    if ((f & SegmentFlag.retransmitted) === 0) this.retransBytes += seqDiff(this.ends[s]!, this.seqs[s]!);
+    this.flagBits[s] = f | SegmentFlag.everRetransmitted | SegmentFlag.retransmitted;
     this.times[s] = now;
+    this.orders[s] = order;
   }
 
   /** The first record deemed lost and not retransmitted since (RFC 6675 NextSeg rule 1), or -1. */
   firstLostUnsent(): number {
-    if (this.lostBytes === this.retransBytes) return -1;
+    if (this.lostBytes === 0) return -1;
     for (let i = this.lostHint; i < this.count; i++) {
       const f = this.flagsAt(i);
       if ((f & (SegmentFlag.lost | SegmentFlag.retransmitted)) === SegmentFlag.lost) {
@@ -241,4 +254,3 @@ export class SentSegments {
   }
 }
 
-export { seqAdd };

@@ -6,13 +6,16 @@
  *
  * The ISN is, as Linux computes it (COOKIEBITS = 24):
  *
- *     H0(4-tuple) + peer ISN + (count << 24) + ((H1(4-tuple, count) + mss index) mod 2^24)
+ *     H0(4-tuple) + peer ISN + (count << 24) + ((H1(4-tuple, count, peer ISN) + (mss index << 22)) mod 2^24)
  *
  * with H0 and H1 keyed HalfSipHash-2-4 (isn.ts's secret, distinct inputs) and `count` a coarse
  * clock ticking every COOKIE_PERIOD_MS. A cookie is accepted while `count` is current or one
  * behind (Linux's MAX_SYNCOOKIE_AGE of 2): at most 2 periods, at least 1. The 24 low bits leave
- * an attacker who guesses a 1-in-2^22 chance per try (the MSS index must come out below 4), and
- * it must also guess the count and the top byte.
+ * an attacker who guesses a 1-in-2^22 chance per try (22 of them must come out 0), and it must
+ * also guess the count and the top byte. Two changes from Linux, which adds the index (0-3) to
+ * the low bits and hashes only the 4-tuple and count into H1: the index goes in the top 2 of the
+ * 24 bits and H1 also hashes the peer's ISN, so that an ACK one off in its ACK or SEQ fails
+ * rather than decoding as a neighbouring MSS index.
  *
  * The MSS is rounded down to one of four table values (Linux's msstab). Window scaling and SACK
  * cannot fit: they go in the low 6 bits of our SYN-ACK's TSval when the peer sent timestamps (it
@@ -31,6 +34,9 @@ export const COOKIE_PERIOD_MS = 60_000;
 const MAX_COOKIE_AGE = 2;
 const COOKIE_BITS = 24;
 const COOKIE_MASK = (1 << COOKIE_BITS) - 1;
+/** The MSS index sits in the top 2 of the 24 bits; the 22 below must come out 0. */
+const INDEX_SHIFT = 22;
+const INDEX_CHECK_MASK = (1 << INDEX_SHIFT) - 1;
 
 /** Linux's msstab (IPv4) and msstab (IPv6): common MSS values, the peer's rounded down to one. */
 const MSS_TABLE_V4 = [536, 1300, 1440, 1460] as const;
@@ -76,7 +82,7 @@ export function cookieTsVal(tsNow: number, options: number): number {
 }
 
 /** The 4-tuple's addresses as hash words: an IPv4 address is its number, an IPv6 one (its 32-digit hex key) four words. */
-function putAddress(words: number[], at: number, key: number | string): number {
+function putAddress(words: Uint32Array, at: number, key: number | string): number {
   if (typeof key === "number") {
     words[at] = key >>> 0;
     return at + 1;
@@ -94,7 +100,8 @@ function putAddress(words: number[], at: number, key: number | string): number {
 
 /** Makes and checks cookies for one engine. Not reentrant: `tuple` sets the 4-tuple the next calls use. */
 export class SynCookies {
-  private readonly words: number[] = [];
+  /** Tag, ports, count, peer ISN, then two addresses of 1 or 4 words. */
+  private readonly words = new Uint32Array(12);
   private length = 0;
 
   constructor(
@@ -105,18 +112,18 @@ export class SynCookies {
   /** The 4-tuple of the next `make` or `check`: addresses as the layer's Map keys (ip-layer.ts `key`). */
   tuple(localKey: number | string, localPort: number, remoteKey: number | string, remotePort: number): void {
     const w = this.words;
-    w[1] = ((localPort << 16) | remotePort) >>> 0;
-    let at = putAddress(w, 3, localKey);
+    w[1] = (localPort << 16) | remotePort;
+    let at = putAddress(w, 4, localKey);
     at = putAddress(w, at, remoteKey);
     this.length = at;
   }
 
-  private hash(tag: number, count: number): number {
+  private hash(tag: number, count: number, peerIsn: number): number {
     const w = this.words;
     w[0] = tag;
-    w[2] = count >>> 0;
-    if (w.length !== this.length) w.length = this.length;
-    return this.isns.keyed(w);
+    w[2] = count;
+    w[3] = peerIsn;
+    return this.isns.keyed(w, this.length * 4);
   }
 
   private static count(nowMs: number): number {
@@ -126,18 +133,17 @@ export class SynCookies {
   /** The ISN for a SYN with sequence number `peerIsn` and the peer's MSS rounded to `mssIndex`. */
   make(peerIsn: number, nowMs: number, mssIndex: number): number {
     const count = SynCookies.count(nowMs);
-    return (this.hash(TAG_H0, 0) + peerIsn + ((count << COOKIE_BITS) >>> 0) + ((this.hash(TAG_H1, count) + mssIndex) & COOKIE_MASK)) >>> 0;
+    return (this.hash(TAG_H0, 0, 0) + peerIsn + ((count << COOKIE_BITS) >>> 0) + ((this.hash(TAG_H1, count, peerIsn) + (mssIndex << INDEX_SHIFT)) & COOKIE_MASK)) >>> 0;
   }
 
   /** The MSS index `cookie` (our ISN, the ACK's number - 1) carries for `peerIsn` (its SEQ - 1), or -1 when it is not ours or too old. */
   check(cookie: number, peerIsn: number, nowMs: number): number {
     const count = SynCookies.count(nowMs);
-    const c = (cookie - this.hash(TAG_H0, 0) - peerIsn) >>> 0;
+    const c = (cookie - this.hash(TAG_H0, 0, 0) - peerIsn) >>> 0;
     const age = (count - (c >>> COOKIE_BITS)) & (0xffffffff >>> COOKIE_BITS);
     if (age >= MAX_COOKIE_AGE) return -1;
-    const index = (c - this.hash(TAG_H1, count - age)) & COOKIE_MASK;
-    const table = this.family === 4 ? MSS_TABLE_V4 : MSS_TABLE_V6;
-    return index < table.length ? index : -1;
+    const data = (c - this.hash(TAG_H1, count - age, peerIsn)) & COOKIE_MASK;
+    return (data & INDEX_CHECK_MASK) === 0 ? data >>> INDEX_SHIFT : -1;
   }
 }
 
