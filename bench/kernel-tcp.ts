@@ -11,9 +11,18 @@ import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { seconds, sleep } from "./stats.ts";
+import { type Family, seconds, sleep } from "./stats.ts";
 
 const execFileAsync = promisify(execFile);
+
+/** The NsProcesses not yet ended, so that a time limit or a signal can end them (see `killKernelProcesses`). */
+const live = new Set<NsProcess>();
+
+/** Ends every kernel-side process (socat) at once: deleting a namespace does not end what runs in it. */
+export function killKernelProcesses(): void {
+  for (const p of live) if (p.running) p.child.kill("SIGKILL");
+  live.clear();
+}
 
 /** A process started in a namespace (`ip netns exec` runs it in its own place, so the pid is its own). */
 export class NsProcess {
@@ -23,6 +32,8 @@ export class NsProcess {
   constructor(readonly child: ChildProcess) {
     child.stderr?.on("data", (d: Buffer) => (this.stderr += d.toString("utf8")));
     this.exited = new Promise((resolve) => child.once("close", () => resolve()));
+    live.add(this);
+    void this.exited.then(() => live.delete(this));
   }
 
   static start(ns: string, command: string, args: string[]): NsProcess {
@@ -67,14 +78,15 @@ export async function waitListening(ns: string, port: number, timeoutMs = 3000):
   throw new Error(`nothing listens on port ${port} in ${ns}`);
 }
 
-/** `socat` writing zeros to host:port as fast as TCP takes them, from namespace `ns`. */
+/** `socat` writing zeros to host:port (IPv4, or IPv6 when `host` has a colon) as fast as TCP takes them, from namespace `ns`. */
 export function kernelSender(ns: string, host: string, port: number): NsProcess {
-  return NsProcess.start(ns, "socat", ["-u", "-b", "65536", "/dev/zero", `TCP4:${host}:${port}`]);
+  const to = host.includes(":") ? `TCP6:[${host}]:${port}` : `TCP4:${host}:${port}`;
+  return NsProcess.start(ns, "socat", ["-u", "-b", "65536", "/dev/zero", to]);
 }
 
-/** `socat` accepting one connection on `port` in namespace `ns` and discarding what it reads. */
-export async function kernelSink(ns: string, port: number): Promise<NsProcess> {
-  const p = NsProcess.start(ns, "socat", ["-u", "-b", "65536", `TCP4-LISTEN:${port},reuseaddr`, "/dev/null"]);
+/** `socat` accepting one connection on `port` (IPv4, or IPv6 for family 6) in namespace `ns` and discarding what it reads. */
+export async function kernelSink(ns: string, port: number, family: Family = 4): Promise<NsProcess> {
+  const p = NsProcess.start(ns, "socat", ["-u", "-b", "65536", `TCP${family}-LISTEN:${port},reuseaddr`, "/dev/null"]);
   await waitListening(ns, port);
   return p;
 }

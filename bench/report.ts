@@ -12,7 +12,8 @@ const ratio = (a: number, b: number): string => (Number.isFinite(a / b) ? (a / b
 const longer = (a: number, b: number): string => (Number.isFinite(a / b) ? `${(a / b).toFixed(1)}× longer` : "—");
 const micros = (n: number): string => (Number.isFinite(n) ? n.toFixed(0) : "—");
 
-function table(rows: string[][]): string {
+/** Rows as a text table: the first is the header, the first column left-aligned, the others right-aligned. */
+export function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
   return rows
     .map((r, i) => {
@@ -23,9 +24,9 @@ function table(rows: string[][]): string {
 }
 
 /** The median of the runs' median round trips. */
-const pingMedian = (runs: readonly PingRun[]): number => median(runs.map((r) => median(r.micros)));
-const pingLoss = (runs: readonly PingRun[]): number => median(runs.map((r) => r.lossPercent));
-const pingList = (runs: readonly PingRun[]): string => `[${runs.map((r) => micros(median(r.micros))).join(", ")}]`;
+export const pingMedian = (runs: readonly PingRun[]): number => median(runs.map((r) => median(r.micros)));
+export const pingLoss = (runs: readonly PingRun[]): number => median(runs.map((r) => r.lossPercent));
+export const pingList = (runs: readonly PingRun[]): string => `[${runs.map((r) => micros(median(r.micros))).join(", ")}]`;
 
 const inRate = (t: TapResults, size: number): number => median((t.in.get(size) ?? []).map((f) => f.rate));
 const outRate = (t: TapResults, size: number): number => median((t.out.get(size) ?? []).map((f) => f.rate));

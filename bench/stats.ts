@@ -39,7 +39,17 @@ export function pingRun(output: string): PingRun {
   return { micros: pingRoundTripsMicros(output), lossPercent: pingLossPercent(output) };
 }
 
-/** The arguments of the kernel's `ping` for `count` echo requests every `interval` seconds. */
-export function pingArgs(address: string, count: number, interval: string): string[] {
-  return ["-n", "-c", String(count), "-i", interval, "-W", "1", address];
+/** An IP version: the benchmarks measure some paths over both. */
+export type Family = 4 | 6;
+
+/** The arguments of the kernel's `ping -4`/`ping -6` for `count` echo requests every `interval` seconds. */
+export function pingArgs(address: string, count: number, interval: string, family: Family = 4): string[] {
+  return [`-${family}`, "-n", "-c", String(count), "-i", interval, "-W", "1", address];
+}
+
+const traceStart = seconds();
+
+/** With BENCH_TRACE=1, one line on stderr per step (seconds since start): where a slow or stuck run is. */
+export function trace(message: string): void {
+  if (process.env["BENCH_TRACE"] === "1") process.stderr.write(`bench: ${(seconds() - traceStart).toFixed(1)} s: ${message}\n`);
 }

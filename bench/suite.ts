@@ -7,9 +7,11 @@
  * One run is: for each frame size, kernel → raw TAP, kernel → stack, veth, raw TAP → kernel
  * (anonymous frames, then prebuilt UDP datagrams), stack → kernel (UDP); then ping at a busy rate to each of the three in turn; then ping at an idle rate
  * to the three at once, their requests spread evenly over the interval so that they do not meet.
+ * With `ipv6`, the three links are dual-stack: each busy ping is followed by the same with
+ * `ping -6`, and the idle pings of both families run at once, interleaved.
  */
 import { createNamespace, deleteNamespace } from "./netns.ts";
-import { sleep, type PingRun } from "./stats.ts";
+import { type Family, sleep, trace, type PingRun } from "./stats.ts";
 import { VethPair } from "./veth.ts";
 import { BenchWorker } from "./worker-client.ts";
 import type { Diagnostics, InFigure, OutFigure, PingFigure } from "./worker-protocol.ts";
@@ -30,6 +32,14 @@ export interface SuiteOptions {
   idlePing: PingRate;
   /** When set, the stack worker runs with `node --cpu-prof` and writes its profile there. */
   profileDir?: string;
+  /** Also `ping -6` to each target, after each IPv4 ping (the links are then dual-stack). */
+  ipv6: boolean;
+}
+
+/** Round trips at the busy and the idle rate, one PingRun per run. */
+export interface PingSeries {
+  busyPing: PingRun[];
+  idlePing: PingRun[];
 }
 
 export interface TapResults {
@@ -41,6 +51,8 @@ export interface TapResults {
   outUdp: Map<number, OutFigure[]>;
   busyPing: PingRun[];
   idlePing: PingRun[];
+  /** The same over IPv6 (empty without `ipv6`). */
+  ping6: PingSeries;
   diagnostics: Diagnostics;
 }
 
@@ -48,14 +60,15 @@ export interface SuiteResults {
   options: SuiteOptions;
   raw: TapResults;
   stack: TapResults;
-  veth: { rate: Map<number, number[]>; busyPing: PingRun[]; idlePing: PingRun[] };
+  veth: { rate: Map<number, number[]>; busyPing: PingRun[]; idlePing: PingRun[]; ping6: PingSeries };
 }
 
 const push = <K, V>(map: Map<K, V[]>, key: K, value: V): void => {
   map.set(key, [...(map.get(key) ?? []), value]);
 };
 
-const emptyTap = (): TapResults => ({ in: new Map(), out: new Map(), outUdp: new Map(), busyPing: [], idlePing: [], diagnostics: {} });
+const emptyPings = (): PingSeries => ({ busyPing: [], idlePing: [] });
+const emptyTap = (): TapResults => ({ in: new Map(), out: new Map(), outUdp: new Map(), busyPing: [], idlePing: [], ping6: emptyPings(), diagnostics: {} });
 
 /** Live workers, so that a time limit or a signal can end them (see `stopSuite`). */
 const workers = new Set<BenchWorker>();
@@ -70,10 +83,11 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteResults> {
   const stackNs = createNamespace("mbench-stk");
   let veth: VethPair | undefined;
   try {
-    veth = await VethPair.create();
+    veth = await VethPair.create(options.ipv6);
     const profile = options.profileDir === undefined ? [] : ["--cpu-prof", "--cpu-prof-dir", options.profileDir];
+    const args = options.ipv6 ? ["--ipv6"] : [];
     const start = async (name: string, ns: string, script: string, flags: string[] = []): Promise<BenchWorker> => {
-      const worker = await BenchWorker.start(name, ns, script, flags);
+      const worker = await BenchWorker.start(name, ns, script, flags, args);
       workers.add(worker);
       return worker;
     };
@@ -81,15 +95,23 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteResults> {
       start("raw TAP", rawNs, "./tap-worker.ts"),
       start("direct stack", stackNs, "./stack-worker.ts", profile),
     ]);
-    const results: SuiteResults = { options, raw: emptyTap(), stack: emptyTap(), veth: { rate: new Map(), busyPing: [], idlePing: [] } };
+    const results: SuiteResults = { options, raw: emptyTap(), stack: emptyTap(), veth: { rate: new Map(), busyPing: [], idlePing: [], ping6: emptyPings() } };
+    const families: Family[] = options.ipv6 ? [4, 6] : [4];
+    trace("udp: workers ready");
 
-    // Neighbour resolution (and the stack's first compilation of its ICMP path) before any figure.
+    // Neighbour resolution (and the stack's first compilation of its ICMP paths) before any figure;
+    // for IPv6, the stack's DAD on its address first (the worker waits for it).
     const { busyPing, idlePing } = options;
-    await Promise.all([
-      raw.ask({ cmd: "ping", count: 3, interval: busyPing.interval }),
-      stack.ask({ cmd: "ping", count: 3, interval: busyPing.interval }),
-      veth.ping(3, busyPing.interval),
-    ]);
+    for (const family of families) {
+      await Promise.all([
+        raw.ask({ cmd: "ping", count: 3, interval: busyPing.interval, family }),
+        stack.ask({ cmd: "ping", count: 3, interval: busyPing.interval, family }),
+        veth.ping(3, busyPing.interval, family),
+      ]);
+    }
+    /** Where the figures of one family go. */
+    const series = (family: Family): { raw: PingSeries; stack: PingSeries; veth: PingSeries } =>
+      family === 4 ? { raw: results.raw, stack: results.stack, veth: results.veth } : { raw: results.raw.ping6, stack: results.stack.ping6, veth: results.veth.ping6 };
 
     for (let run = 0; run < options.runs; run++) {
       for (const size of options.sizes) {
@@ -102,24 +124,33 @@ export async function runSuite(options: SuiteOptions): Promise<SuiteResults> {
         push(results.raw.outUdp, size, await raw.ask<OutFigure>({ ...out, frames: "udp" }));
         push(results.stack.outUdp, size, await stack.ask<OutFigure>({ ...out, frames: "udp" }));
       }
-      const ping = { cmd: "ping", count: busyPing.count, interval: busyPing.interval } as const;
-      results.raw.busyPing.push(await raw.ask<PingFigure>(ping));
-      results.stack.busyPing.push(await stack.ask<PingFigure>(ping));
-      results.veth.busyPing.push(await veth.ping(busyPing.count, busyPing.interval));
+      trace(`udp: run ${run + 1}, frames done`);
+      for (const family of families) {
+        const to = series(family);
+        const ping = { cmd: "ping", count: busyPing.count, interval: busyPing.interval, family } as const;
+        to.raw.busyPing.push(await raw.ask<PingFigure>(ping));
+        to.stack.busyPing.push(await stack.ask<PingFigure>(ping));
+        to.veth.busyPing.push(await veth.ping(busyPing.count, busyPing.interval, family));
+      }
 
-      // Idle: each target sees one request per interval; the three series are offset by a third
-      // of the interval, so that no two round trips overlap.
-      const third = (Number(idlePing.interval) * 1000) / 3;
-      const idle = { cmd: "ping", count: idlePing.count, interval: idlePing.interval } as const;
+      // Idle: each target sees one request per interval; the three series (six with IPv6: each
+      // target once per family) are offset by a third (a sixth) of the interval, so that no two
+      // round trips overlap.
+      const slot = (Number(idlePing.interval) * 1000) / (3 * families.length);
+      const idle = { cmd: "pings", count: idlePing.count, interval: idlePing.interval, families, offsetMs: 3 * slot } as const;
       const v = veth;
       const [r, s, k] = await Promise.all([
-        raw.ask<PingFigure>(idle),
-        sleep(third).then(() => stack.ask<PingFigure>(idle)),
-        sleep(2 * third).then(() => v.ping(idlePing.count, idlePing.interval)),
+        raw.ask<PingFigure[]>(idle),
+        sleep(slot).then(() => stack.ask<PingFigure[]>(idle)),
+        sleep(2 * slot).then(() => Promise.all(families.map((family, i) => sleep(i * 3 * slot).then(() => v.ping(idlePing.count, idlePing.interval, family))))),
       ]);
-      results.raw.idlePing.push(r);
-      results.stack.idlePing.push(s);
-      results.veth.idlePing.push(k);
+      families.forEach((family, i) => {
+        const to = series(family);
+        to.raw.idlePing.push(r[i]!);
+        to.stack.idlePing.push(s[i]!);
+        to.veth.idlePing.push(k[i]!);
+      });
+      trace(`udp: run ${run + 1}, pings done`);
     }
     results.raw.diagnostics = await raw.ask<Diagnostics>({ cmd: "diagnostics" });
     results.stack.diagnostics = await stack.ask<Diagnostics>({ cmd: "diagnostics" });

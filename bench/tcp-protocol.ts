@@ -23,10 +23,12 @@ export const TCP_PORTS = {
 } as const;
 
 export type TcpWorkerCommand =
-  /** Connects to `host`:`port` and writes `chunk`-byte buffers as fast as the flow takes them, until "stop". */
+  /** Connects to `host`:`port` (an IPv4 or IPv6 address) and writes `chunk`-byte buffers as fast as the flow takes them, until "stop". */
   | { cmd: "send"; host: string; port: number; chunk: number }
   /** Ends the "send" loop and closes its flow. */
   | { cmd: "stop" }
+  /** Resolves once the stack's IPv6 address is usable (the direct stack's DAD passed): {ok, error?} as SendStarted. */
+  | { cmd: "ipv6-ready" }
   /** The stack's counters (retransmits, drops), for the notes under the table. */
   | { cmd: "diagnostics" }
   | { cmd: "quit" };

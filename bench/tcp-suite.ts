@@ -10,7 +10,9 @@
  *
  * One run is: raw TAP in and out; bulk kernel → X for X = direct, socket, kernel; bulk X → kernel
  * likewise; connections per second to the direct and the socket stack; then each HTTP case
- * against the direct and the socket stack.
+ * against the direct and the socket stack. With `ipv6`, the links are dual-stack (static
+ * addresses, bench/tcp-worker-config.ts) and each bulk measurement over IPv4 is followed by the
+ * same over IPv6, so that the two families' figures are taken side by side.
  */
 import { execIn, createNamespace, deleteNamespace, ip } from "./netns.ts";
 import {
@@ -22,11 +24,13 @@ import {
   kernelSender,
   kernelSink,
   kernelTcpBytes,
+  killKernelProcesses,
   sampleBulk,
   wrk,
 } from "./kernel-tcp.ts";
 import { TCP_PORTS, type SendStarted, type SendStopped, type TcpDiagnostics } from "./tcp-protocol.ts";
 import { DIRECT_TAP, SOCKET_VETH } from "./tcp-worker-config.ts";
+import { type Family, trace } from "./stats.ts";
 import { BenchWorker } from "./worker-client.ts";
 import type { InFigure, OutFigure } from "./worker-protocol.ts";
 
@@ -50,6 +54,8 @@ export interface TcpSuiteOptions {
   runs: number;
   /** Bulk throughput, connections per second and the raw TAP reference. */
   tcp: boolean;
+  /** Bulk throughput over IPv6 too, next to IPv4's (measured for it even without `tcp`). */
+  ipv6: boolean;
   /** HTTP requests per second. */
   http: boolean;
   warmupMs: number;
@@ -81,6 +87,8 @@ export interface TcpSuiteResults {
   options: TcpSuiteOptions;
   /** By direction, then target: one outcome per run. */
   bulk: Record<Direction, Record<TcpTarget, Outcome<BulkFigure>[]>>;
+  /** The same over IPv6 (empty without `ipv6`). */
+  bulk6: Record<Direction, Record<TcpTarget, Outcome<BulkFigure>[]>>;
   connections: Record<"direct" | "socket", Outcome<WithCpu<ConnectionsFigure>>[]>;
   /** By HttpCase label, then stack. */
   http: Map<string, Record<"direct" | "socket", Outcome<WithCpu<WrkFigure>>[]>>;
@@ -102,6 +110,7 @@ const workers = new Set<BenchWorker>();
 /** Ends the workers at once (the namespaces are deleted by netns.ts's deleteAllNamespaces). */
 export function stopTcpSuite(): void {
   for (const w of workers) w.kill();
+  killKernelProcesses();
 }
 
 /** Sysctls of a namespace where a client makes thousands of short connections. */
@@ -116,11 +125,17 @@ export async function runTcpSuite(options: TcpSuiteOptions): Promise<TcpSuiteRes
   const rawNs = options.tcp ? createNamespace("mbench-tcpr") : undefined;
   try {
     ip(["link", "add", SOCKET_VETH.device, "netns", socketNs, "type", "veth", "peer", "name", SOCKET_VETH.peerDevice, "netns", peerNs]);
-    for (const [ns, dev, address] of [
-      [socketNs, SOCKET_VETH.device, SOCKET_VETH.address],
-      [peerNs, SOCKET_VETH.peerDevice, SOCKET_VETH.kernel],
+    for (const [ns, dev, address, address6] of [
+      [socketNs, SOCKET_VETH.device, SOCKET_VETH.address, SOCKET_VETH.address6],
+      [peerNs, SOCKET_VETH.peerDevice, SOCKET_VETH.kernel, SOCKET_VETH.kernel6],
     ] as const) {
-      await execIn(ns, "sysctl", ["-q", "-w", `net.ipv6.conf.${dev}.disable_ipv6=1`]);
+      if (options.ipv6) {
+        // No DAD (the address is usable at once: the socket stack binds it), no router solicitations.
+        await execIn(ns, "sysctl", ["-q", "-w", `net.ipv6.conf.${dev}.accept_ra=0`]);
+        ip(["-n", ns, "addr", "add", `${address6}/${SOCKET_VETH.prefixLength6}`, "dev", dev, "nodad"]);
+      } else {
+        await execIn(ns, "sysctl", ["-q", "-w", `net.ipv6.conf.${dev}.disable_ipv6=1`]);
+      }
       ip(["-n", ns, "addr", "add", `${address}/${SOCKET_VETH.prefixLength}`, "dev", dev]);
       ip(["-n", ns, "link", "set", dev, "up"]);
     }
@@ -133,9 +148,10 @@ export async function runTcpSuite(options: TcpSuiteOptions): Promise<TcpSuiteRes
       return worker;
     };
     const profile = options.profileDir === undefined ? [] : ["--cpu-prof", "--cpu-prof-dir", options.profileDir];
+    const ipv6Arg = options.ipv6 ? ["--ipv6"] : [];
     const [direct, socket, raw] = await Promise.all([
-      start("direct TCP", directNs, "./tcp-worker.ts", profile, ["direct"]),
-      start("socket TCP", socketNs, "./tcp-worker.ts", [], ["socket"]),
+      start("direct TCP", directNs, "./tcp-worker.ts", profile, ["direct", ...ipv6Arg]),
+      start("socket TCP", socketNs, "./tcp-worker.ts", [], ["socket", ...ipv6Arg]),
       rawNs === undefined ? undefined : start("raw TAP", rawNs, "./tap-worker.ts", [], []),
     ]);
     const stacks = { direct, socket } as const;
@@ -144,10 +160,20 @@ export async function runTcpSuite(options: TcpSuiteOptions): Promise<TcpSuiteRes
       direct: { kernelNs: directNs, address: DIRECT_TAP.address, kernel: DIRECT_TAP.kernel },
       socket: { kernelNs: peerNs, address: SOCKET_VETH.address, kernel: SOCKET_VETH.kernel },
     } as const;
+    /** The stacks' and the kernels' addresses of each family. */
+    const addresses = {
+      4: { direct: DIRECT_TAP, socket: SOCKET_VETH },
+      6: {
+        direct: { address: DIRECT_TAP.address6, kernel: DIRECT_TAP.kernel6 },
+        socket: { address: SOCKET_VETH.address6, kernel: SOCKET_VETH.kernel6 },
+      },
+    } as const;
 
+    trace("tcp: workers ready");
     const results: TcpSuiteResults = {
       options,
       bulk: { in: { direct: [], socket: [], kernel: [] }, out: { direct: [], socket: [], kernel: [] } },
+      bulk6: { in: { direct: [], socket: [], kernel: [] }, out: { direct: [], socket: [], kernel: [] } },
       connections: { direct: [], socket: [] },
       http: new Map(HTTP_CASES.map((c) => [c.label, { direct: [], socket: [] }])),
       rawIn: [],
@@ -157,13 +183,13 @@ export async function runTcpSuite(options: TcpSuiteOptions): Promise<TcpSuiteRes
 
     const { warmupMs, windowMs } = options;
 
-    /** kernel → target: socat sends from the kernel's namespace; its bytes_acked counts. */
-    const bulkIn = async (target: TcpTarget): Promise<BulkFigure> => {
+    /** kernel → target over `family`: socat sends from the kernel's namespace; its bytes_acked counts. */
+    const bulkIn = async (target: TcpTarget, family: Family): Promise<BulkFigure> => {
       const [ns, host, port, pid] =
         target === "kernel"
-          ? [peerNs, SOCKET_VETH.address, TCP_PORTS.sink + 10, undefined]
-          : [place[target].kernelNs, place[target].address, TCP_PORTS.sink, stacks[target].pid];
-      const sink = target === "kernel" ? await kernelSink(socketNs, port) : undefined;
+          ? [peerNs, addresses[family].socket.address, TCP_PORTS.sink + 10, undefined]
+          : [place[target].kernelNs, addresses[family][target].address, TCP_PORTS.sink, stacks[target].pid];
+      const sink = target === "kernel" ? await kernelSink(socketNs, port, family) : undefined;
       const sender = kernelSender(ns, host, port);
       try {
         return await sampleBulk(() => kernelTcpBytes(ns, "dport", port, "bytes_acked"), warmupMs, windowMs, pid);
@@ -175,14 +201,14 @@ export async function runTcpSuite(options: TcpSuiteOptions): Promise<TcpSuiteRes
       }
     };
 
-    /** target → kernel: a socat sink in the kernel's namespace; its bytes_received counts. */
-    const bulkOut = async (target: TcpTarget): Promise<BulkFigure> => {
+    /** target → kernel over `family`: a socat sink in the kernel's namespace; its bytes_received counts. */
+    const bulkOut = async (target: TcpTarget, family: Family): Promise<BulkFigure> => {
       const ns = target === "kernel" ? peerNs : place[target].kernelNs;
       const port = TCP_PORTS.kernelSink;
-      const sink = await kernelSink(ns, port);
+      const sink = await kernelSink(ns, port, family);
       try {
         if (target === "kernel") {
-          const sender = kernelSender(socketNs, SOCKET_VETH.kernel, port);
+          const sender = kernelSender(socketNs, addresses[family].socket.kernel, port);
           try {
             return await sampleBulk(() => kernelTcpBytes(ns, "sport", port, "bytes_received"), warmupMs, windowMs);
           } finally {
@@ -190,7 +216,7 @@ export async function runTcpSuite(options: TcpSuiteOptions): Promise<TcpSuiteRes
           }
         }
         const worker = stacks[target];
-        const started = await worker.ask<SendStarted>({ cmd: "send", host: place[target].kernel, port, chunk: options.chunk });
+        const started = await worker.ask<SendStarted>({ cmd: "send", host: addresses[family][target].kernel, port, chunk: options.chunk });
         if (!started.ok) throw new Error(`connect: ${started.error}`);
         try {
           return await sampleBulk(() => kernelTcpBytes(ns, "sport", port, "bytes_received"), warmupMs, windowMs, worker.pid);
@@ -219,15 +245,40 @@ export async function runTcpSuite(options: TcpSuiteOptions): Promise<TcpSuiteRes
       if (options.http) for (const c of HTTP_CASES) await outcome(() => http(target, c, 1));
       if (options.tcp) await outcome(() => connectionsPerSecond(place[target].kernelNs, place[target].address, TCP_PORTS.echo, 4, 100, 200));
     }
+    const families: Family[] = options.ipv6 ? [4, 6] : [4];
+    const bulk = options.tcp || options.ipv6;
+    if (options.ipv6) {
+      // The direct stack's DAD on its static address ran during the warm-up above; wait for its end.
+      for (const target of ["direct", "socket"] as const) {
+        const ready = await stacks[target].ask<SendStarted>({ cmd: "ipv6-ready" });
+        if (!ready.ok) throw new Error(`the ${target} stack's IPv6 address is not usable: ${ready.error}`);
+      }
+      // No separate warm-up: the TCP code is the IPv4 engine's (warmed above), and each bulk
+      // figure starts after its own warm-up, neighbour discovery included.
+    }
+    trace("tcp: warmed up");
+    const into = (family: Family): TcpSuiteResults["bulk"] => (family === 4 ? results.bulk : results.bulk6);
 
     for (let run = 0; run < options.runs; run++) {
       if (options.tcp && raw !== undefined) {
         results.rawIn.push(await raw.ask<InFigure>({ cmd: "in", size: 1514, warmupMs: 200, windowMs: 400 }));
         results.rawOut.push(await raw.ask<OutFigure>({ cmd: "out", size: 1514, windowMs: 400, frames: "anonymous" }));
       }
+      if (bulk) {
+        for (const target of ["direct", "socket", "kernel"] as const) {
+          for (const family of families) {
+            into(family).in[target].push(await outcome(() => bulkIn(target, family)));
+            trace(`tcp: run ${run + 1}, bulk in, ${target}, IPv${family}`);
+          }
+        }
+        for (const target of ["direct", "socket", "kernel"] as const) {
+          for (const family of families) {
+            into(family).out[target].push(await outcome(() => bulkOut(target, family)));
+            trace(`tcp: run ${run + 1}, bulk out, ${target}, IPv${family}`);
+          }
+        }
+      }
       if (options.tcp) {
-        for (const target of ["direct", "socket", "kernel"] as const) results.bulk.in[target].push(await outcome(() => bulkIn(target)));
-        for (const target of ["direct", "socket", "kernel"] as const) results.bulk.out[target].push(await outcome(() => bulkOut(target)));
         for (const target of ["direct", "socket"] as const) results.connections[target].push(await outcome(() => connections(target)));
       }
       if (options.http) {

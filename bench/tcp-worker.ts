@@ -13,13 +13,17 @@
  * static-website example's htdocs (embedded, as `--kv-ro=crunch`, the default, builds it) through
  * the HTTP device (`connectHttpServer`, `serveKv`), and
  * a sender driven by commands on stdin. Replies go to stdout; warnings and errors to stderr.
+ *
+ * With `--ipv6` (the IPv6 rows), the link is dual-stack: static IPv6 addresses on both ends
+ * (bench/tcp-worker-config.ts), the same listeners serving both families, the sender connecting to
+ * whichever family its host is. Without it, the link carries no IPv6 at all.
  */
 import { writeFileSync } from "node:fs";
 import { execFile } from "node:child_process";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { Ipv4Address, Ipv4Prefix, setLogReporter, stderrLogReporter, type StackV4V6, type TcpFlow } from "@mirage-ts/runtime";
+import { IpAddress, Ipv4Prefix, Ipv6Address, Ipv6Prefix, setLogReporter, stderrLogReporter, type StackV4V6, type TcpFlow } from "@mirage-ts/runtime";
 import { connectHttpServer, serveKv } from "@mirage-ts/http";
 import { createDirectStack } from "@mirage-ts/tcpip";
 import { connectCrunchKv, connectMonotonicClock, crunchDirectory, connectRandom, connectSocketStack, connectTapNetif, connectTime } from "@mirage-ts/unix";
@@ -27,15 +31,20 @@ import { DIRECT_TAP, SOCKET_VETH } from "./tcp-worker-config.ts";
 import { TCP_PORTS, type SendStarted, type SendStopped, type TcpDiagnostics, type TcpWorkerCommand } from "./tcp-protocol.ts";
 
 
+// stdout carries the protocol alone: a stray console.log (a debugging line left in a library) goes to stderr.
+console.log = console.error;
 setLogReporter((entry) => {
   if (entry.level === "error" || entry.level === "warning") stderrLogReporter(entry);
 });
 
 const kind = process.argv[2];
 if (kind !== "direct" && kind !== "socket") throw new Error(`tcp-worker: "direct" or "socket", not ${kind}`);
+const ipv6 = process.argv.includes("--ipv6");
 
 interface Booted {
   stack: StackV4V6;
+  /** Resolves when the IPv6 address is usable (the direct stack's DAD on it passed). */
+  ipv6Ready(): Promise<void>;
   diagnostics(): TcpDiagnostics;
   close(): Promise<void>;
 }
@@ -52,18 +61,30 @@ function flatten(prefix: string, value: unknown, into: TcpDiagnostics): TcpDiagn
 
 async function bootDirect(): Promise<Booted> {
   const netif = await connectTapNetif({ name: DIRECT_TAP.device });
-  // No IPv6 chatter on the link: only the benchmark's frames cross it.
-  writeFileSync(`/proc/sys/net/ipv6/conf/${DIRECT_TAP.device}/disable_ipv6`, "1");
-  await promisify(execFile)("ip", ["addr", "add", `${DIRECT_TAP.kernel}/${DIRECT_TAP.prefixLength}`, "dev", DIRECT_TAP.device]);
+  const execFileAsync = promisify(execFile);
+  if (ipv6) {
+    // Dual stack: a static address on each end, no DAD on the kernel's and no router solicitations from it.
+    writeFileSync(`/proc/sys/net/ipv6/conf/${DIRECT_TAP.device}/accept_ra`, "0");
+    await execFileAsync("ip", ["addr", "add", `${DIRECT_TAP.kernel6}/${DIRECT_TAP.prefixLength6}`, "dev", DIRECT_TAP.device, "nodad"]);
+  } else {
+    // No IPv6 chatter on the link: only the benchmark's frames cross it.
+    writeFileSync(`/proc/sys/net/ipv6/conf/${DIRECT_TAP.device}/disable_ipv6`, "1");
+  }
+  await execFileAsync("ip", ["addr", "add", `${DIRECT_TAP.kernel}/${DIRECT_TAP.prefixLength}`, "dev", DIRECT_TAP.device]);
   const stack = createDirectStack({
     netif,
     clock: connectMonotonicClock(),
     time: connectTime(),
     random: connectRandom(),
     ipv4: { address: Ipv4Prefix.of(`${DIRECT_TAP.address}/${DIRECT_TAP.prefixLength}`) },
+    ...(ipv6 ? { ipv6: { address: Ipv6Prefix.of(`${DIRECT_TAP.address6}/${DIRECT_TAP.prefixLength6}`) } } : {}),
   });
+  // DAD on the static address runs in the background while the IPv4 rows warm up.
+  const address6 = ipv6 ? stack.ipv6.waitForAddress(Ipv6Address.of(DIRECT_TAP.address6)) : Promise.reject(new Error("started without --ipv6"));
+  address6.catch(() => undefined);
   return {
     stack,
+    ipv6Ready: () => address6,
     diagnostics: () => flatten("", { ...stack.stats(), netif: netif.stats() }, {}),
     async close() {
       await stack.disconnect();
@@ -73,8 +94,19 @@ async function bootDirect(): Promise<Booted> {
 }
 
 async function bootSocket(): Promise<Booted> {
-  const stack = await connectSocketStack({ ipv4: Ipv4Prefix.of(`${SOCKET_VETH.address}/${SOCKET_VETH.prefixLength}`), ipv4Only: true, ipv6Only: false });
-  return { stack, diagnostics: () => ({}), close: () => stack.disconnect() };
+  // The orchestrator gives the veth its IPv6 addresses (nodad) before starting this worker.
+  const stack = await connectSocketStack({
+    ipv4: Ipv4Prefix.of(`${SOCKET_VETH.address}/${SOCKET_VETH.prefixLength}`),
+    ...(ipv6 ? { ipv6: Ipv6Prefix.of(`${SOCKET_VETH.address6}/${SOCKET_VETH.prefixLength6}`) } : {}),
+    ipv4Only: !ipv6,
+    ipv6Only: false,
+  });
+  return {
+    stack,
+    ipv6Ready: () => (ipv6 ? Promise.resolve() : Promise.reject(new Error("started without --ipv6"))),
+    diagnostics: () => ({}),
+    close: () => stack.disconnect(),
+  };
 }
 
 const booted = kind === "direct" ? await bootDirect() : await bootSocket();
@@ -122,7 +154,7 @@ let sending: { stop: boolean; bytes: number; done: Promise<string | undefined> }
 async function startSending(host: string, port: number, chunk: number): Promise<SendStarted> {
   let flow: TcpFlow;
   try {
-    flow = await stack.tcp.connect(Ipv4Address.of(host), port);
+    flow = await stack.tcp.connect(IpAddress.of(host), port);
   } catch (e) {
     return { ok: false, error: (e as Error).message };
   }
@@ -172,6 +204,12 @@ for await (const line of createInterface({ input: process.stdin })) {
       break;
     case "stop":
       reply = await stopSending();
+      break;
+    case "ipv6-ready":
+      reply = await booted.ipv6Ready().then(
+        () => ({ ok: true }),
+        (e: Error) => ({ ok: false, error: e.message }),
+      );
       break;
     case "diagnostics":
       reply = booted.diagnostics();

@@ -3,7 +3,7 @@
  * bench/stack-worker.ts, the direct stack) say to each other: one JSON line in on stdin, one JSON
  * line out on stdout, so that the orchestrator can interleave the workers' runs with the veth's.
  */
-import type { PingRun } from "./stats.ts";
+import type { Family, PingRun } from "./stats.ts";
 
 /**
  * What the worker sends out: frames to a MAC nobody has, which the kernel discards on arrival (the
@@ -17,8 +17,10 @@ export type WorkerCommand =
   | { cmd: "in"; size: number; warmupMs: number; windowMs: number }
   /** The worker sends `size`-byte frames as fast as it can; the kernel counts them. */
   | { cmd: "out"; size: number; windowMs: number; frames: OutFrames }
-  /** The kernel's `ping` to the worker's address. */
-  | { cmd: "ping"; count: number; interval: string }
+  /** The kernel's `ping -4` (default) or `ping -6` to the worker's address of that family. */
+  | { cmd: "ping"; count: number; interval: string; family?: Family }
+  /** The same for each family at once, the i-th started i × `offsetMs` after the first; one PingFigure per family. */
+  | { cmd: "pings"; count: number; interval: string; families: Family[]; offsetMs: number }
   /** The worker's own counters (drops, errors), for the notes under the table. */
   | { cmd: "diagnostics" }
   | { cmd: "quit" };

@@ -9,7 +9,7 @@ import { readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { promisify } from "node:util";
 import { FrameGenerator, type UdpFrameSpec } from "./generator.ts";
-import { pingArgs, pingRun, seconds, sleep } from "./stats.ts";
+import { type Family, pingArgs, pingRun, seconds, sleep } from "./stats.ts";
 import { kernelUdpAccepted } from "./udp-sink.ts";
 import type { CpuFigure, Diagnostics, InFigure, OutFigure, OutFrames, PingFigure, WorkerCommand } from "./worker-protocol.ts";
 
@@ -21,6 +21,10 @@ export interface BenchTarget {
   readonly device: string;
   /** The Node side's IPv4 address, which the kernel pings. */
   readonly address: string;
+  /** Its IPv6 address (the worker was started with --ipv6), which the kernel's `ping -6` targets. */
+  readonly address6?: string;
+  /** Resolves when the IPv6 address can be used (the stack's DAD on it passed). */
+  ipv6Ready?(): Promise<void>;
   /** How the generator addresses frames to this target: UDP to a listening port, or anonymous frames (undefined). */
   udpFrames(): UdpFrameSpec | undefined;
   /** Frames (raw) or datagrams (stack) delivered so far. */
@@ -87,9 +91,15 @@ async function measureOut(target: BenchTarget, size: number, frames: OutFrames, 
   return { rate: sent / elapsed, udpAccepted: udp / elapsed, cpu: cpuFigure(cpu, sent, elapsed) };
 }
 
-async function measurePing(target: BenchTarget, count: number, interval: string): Promise<PingFigure> {
+async function measurePing(target: BenchTarget, count: number, interval: string, family: Family): Promise<PingFigure> {
   target.setMode("echo");
-  const { stdout } = await execFileAsync("ping", pingArgs(target.address, count, interval), { encoding: "utf8" }).catch(
+  let address = target.address;
+  if (family === 6) {
+    if (target.address6 === undefined) throw new Error("ping -6: the worker has no IPv6 address (start it with --ipv6)");
+    await target.ipv6Ready?.();
+    address = target.address6;
+  }
+  const { stdout } = await execFileAsync("ping", pingArgs(address, count, interval, family), { encoding: "utf8" }).catch(
     (e: { stdout?: string }) => ({ stdout: e.stdout ?? "" }),
   );
   return pingRun(stdout);
@@ -116,7 +126,12 @@ export async function serveCommands(target: BenchTarget): Promise<void> {
         await sleep(20); // let the event loop serve what arrived meanwhile
         break;
       case "ping":
-        reply = await measurePing(target, command.count, command.interval);
+        reply = await measurePing(target, command.count, command.interval, command.family ?? 4);
+        break;
+      case "pings":
+        reply = await Promise.all(
+          command.families.map((family, i) => sleep(i * command.offsetMs).then(() => measurePing(target, command.count, command.interval, family))),
+        );
         break;
       case "diagnostics":
         reply = target.diagnostics();
