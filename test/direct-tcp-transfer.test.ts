@@ -85,14 +85,25 @@ function tcpStopped(output: string): { accepted: number; retransmits: number; re
   return { accepted: sum(1), retransmits: sum(2), received: sum(3), badChecksums: sum(4), synDropped: sum(5), lines: lines.map((m) => m[0]).join("; ") };
 }
 
-async function transfer(t: TestContext, network: BuiltExample, size: number, faults: string | undefined): Promise<void> {
+/** How our connection's retransmissions came about, from its line at close (debug level): "(N fast, M timeouts)". */
+function recovery(output: string): string {
+  const m = output.match(/closed: .*?\d+ retransmits \((\d+) fast, (\d+) timeouts\)/);
+  return m === null ? "" : ` (${m[1]} fast recoveries, ${m[2]} timeouts)`;
+}
+
+async function transfer(t: TestContext, network: BuiltExample, size: number, faults: string | undefined, family: 4 | 6 = 4): Promise<void> {
   let unikernel: RunningUnikernel | undefined;
   let report: ClientReport | undefined;
   let linuxRetransmits = -1;
-  const args = faults === undefined ? [] : [`--link-faults=${faults}`];
-  await withUnikernel(network, { kernelAddress: "10.0.0.1/24" }, args, /echoing on TCP port 8080/, async (host, u) => {
+  // TCP at debug level: the engine logs each connection's statistics when it closes.
+  const args = ["--logs=*:info,tcp:debug", ...(faults === undefined ? [] : [`--link-faults=${faults}`])];
+  // Over IPv6: a static address (connect waits for its DAD) and Linux's on the same /64.
+  if (family === 6) args.push("--ipv6=fd00:7::2/64");
+  const hostOptions = family === 6 ? { kernelAddress: "10.0.0.1/24", kernelAddress6: "fd00:7::1/64" } : { kernelAddress: "10.0.0.1/24" };
+  await withUnikernel(network, hostOptions, args, /echoing on TCP port 8080/, async (host, u) => {
     unikernel = u;
-    const r = host.run(process.execPath, ["-e", streamingClient, "10.0.0.2", "8080", String(size)], { timeoutMs: 240_000 });
+    const server = family === 6 ? "fd00:7::2" : "10.0.0.2";
+    const r = host.run(process.execPath, ["-e", streamingClient, server, "8080", String(size)], { timeoutMs: 240_000 });
     assert.equal(r.status, 0, `client: ${r.stderr}\n${u.output.slice(-2000)}`);
     report = JSON.parse(r.stdout.trim()) as ClientReport;
     const snmp = host.exec("cat", ["/proc/net/snmp"]).split("\n").filter((l) => l.startsWith("Tcp:"));
@@ -107,10 +118,10 @@ async function transfer(t: TestContext, network: BuiltExample, size: number, fau
   const ours = tcpStopped(output).retransmits;
   assert.ok(ours >= 0, `the TCP engine logs its statistics at shutdown:\n${output.slice(-2000)}`);
   const summary = [
-    `${size / MiB} MiB each way${faults === undefined ? " on a clean link" : ` with --link-faults=${faults}`}`,
+    `${size / MiB} MiB each way over IPv${family}${faults === undefined ? " on a clean link" : ` with --link-faults=${faults}`}`,
     `${report.seconds.toFixed(1)} s`,
     `${((2 * size * 8) / report.seconds / 1e6).toFixed(0)} Mbit/s both ways together`,
-    `our retransmits ${ours}`,
+    `our retransmits ${ours}${recovery(output)}`,
     `Linux's retransmits ${linuxRetransmits}`,
   ];
   if (faults !== undefined) {
@@ -138,17 +149,28 @@ describe("our TCP against Linux: bulk transfers both ways at once (the network e
     await transfer(t, network, 1024 * MiB, undefined);
   });
 
-  // A faulty 1 GiB would take minutes (measured figures in the report of issue 4); these sizes
-  // keep each run near a minute or less on the 2-core CI machine.
-  it("256 MiB each way with 1% loss, SHA-256 matching", { timeout: 300_000 }, async (t) => {
-    await transfer(t, network, 256 * MiB, "loss=0.01,seed=7");
+  it("1 GiB each way with 1% loss, SHA-256 matching", { timeout: 300_000 }, async (t) => {
+    await transfer(t, network, 1024 * MiB, "loss=0.01,seed=7");
   });
 
-  it("32 MiB each way with 5% loss, SHA-256 matching", { timeout: 300_000 }, async (t) => {
-    await transfer(t, network, 32 * MiB, "loss=0.05,seed=7");
+  // At 5% loss, loss-based congestion control (ours and Linux's) keeps the window at a few
+  // segments: about 100 Mbit/s both ways together (256 MiB in 45 s), so 1 GiB would take three
+  // minutes or more (a run by hand did not finish within the client's 240 s).
+  it("256 MiB each way with 5% loss, SHA-256 matching", { timeout: 300_000 }, async (t) => {
+    await transfer(t, network, 256 * MiB, "loss=0.05,seed=7");
   });
 
+  // 1 GiB here met frames whose corruption the checksums cannot see (two flips of one bit 66
+  // bytes apart in one frame, a fault wrapper or receive-path issue reported with issue 4).
   it("256 MiB each way with 1% reordering, 1% duplication and 1% corruption, SHA-256 matching", { timeout: 300_000 }, async (t) => {
     await transfer(t, network, 256 * MiB, "reorder=0.01,duplicate=0.01,corrupt=0.01,seed=7");
+  });
+
+  it("IPv6: 1 GiB each way on a clean link, SHA-256 matching", { timeout: 300_000 }, async (t) => {
+    await transfer(t, network, 1024 * MiB, undefined, 6);
+  });
+
+  it("IPv6: 256 MiB each way with 1% loss, 1% reordering, 1% duplication and 1% corruption, SHA-256 matching", { timeout: 300_000 }, async (t) => {
+    await transfer(t, network, 256 * MiB, "loss=0.01,reorder=0.01,duplicate=0.01,corrupt=0.01,seed=11", 6);
   });
 });

@@ -655,7 +655,8 @@ export function tcpInput(c: TcpConnection, now: number, seg: TcpSegmentIn, tx: T
   // An empty segment exactly at the window's right edge is accepted too, as Linux does
   // (tcp_sequence), though RFC 9293's table says SEG.SEQ < RCV.NXT+RCV.WND: a peer that filled
   // our window, with a hole in it, sends its ACKs there, and dropping them stalls our sending.
-  if (segLen === 0) acceptable = wnd === 0 ? seqNo === c.rcvNxt : seqGe(seqNo, c.rcvNxt) && seqLe(seqNo, seqAdd(c.rcvNxt, wnd));
+  // Not an RST: RFC 5961 §3.2 wants those strictly inside.
+  if (segLen === 0) acceptable = wnd === 0 ? seqNo === c.rcvNxt : seqGe(seqNo, c.rcvNxt) && (rst ? seqLt : seqLe)(seqNo, seqAdd(c.rcvNxt, wnd));
   else if (wnd === 0) acceptable = seqNo === c.rcvNxt; // a zero-window probe: its ACK is processed, its data not kept
   else {
     const last = seqAdd(seqNo, segLen - 1);

@@ -17,7 +17,7 @@ export const SegmentFlag = {
   sacked: 1,
   /** Deemed lost (RFC 6675 IsLost, RACK, or the retransmission timer), and not SACKed since. */
   lost: 2,
-  /** Retransmitted since it was deemed lost, and that retransmission still counts in the pipe. */
+  /** Retransmitted, and that retransmission still counts in the pipe (not SACKed, ACKed or deemed lost since). */
   retransmitted: 4,
   /** Sent more than once, ever (RACK and Karn: its ACK may be for either transmission). */
   everRetransmitted: 8,
@@ -45,7 +45,7 @@ export class SentSegments {
   sackedCount = 0;
   /** Bytes of records deemed lost (and not SACKed). */
   lostBytes = 0;
-  /** Bytes of lost records retransmitted and still counted in flight. */
+  /** Bytes of records whose retransmission still counts in flight. */
   retransBytes = 0;
   /** Index (0-based from the oldest) at or after which the first lost, not yet retransmitted record lies. */
   lostHint = 0;
@@ -119,7 +119,7 @@ export class SentSegments {
     this.head = 0;
   }
 
-  /** Takes `bytes` of a record's contribution out of the counters, per its flags `f`. */
+  /** Takes `bytes` of a record's share out of the counters, per its flags `f`. */
   private uncount(f: number, bytes: number): void {
     if ((f & SegmentFlag.sacked) !== 0) this.sackedBytes -= bytes;
     if ((f & SegmentFlag.lost) !== 0) this.lostBytes -= bytes;
@@ -221,8 +221,10 @@ export class SentSegments {
   markRetransmitted(i: number, now: number, order: number): void {
     const s = this.slot(i);
     const f = this.flagBits[s]!;
-    if ((f & SegmentFlag.retransmitted) === 0) this.retransBytes += seqDiff(this.ends[s]!, this.seqs[s]!);
-    this.flagBits[s] = f | SegmentFlag.everRetransmitted | SegmentFlag.retransmitted;
+    // A SACKed segment sent again (never by the connection) is not in flight: the peer holds it.
+    const inFlight = (f & SegmentFlag.sacked) === 0 ? SegmentFlag.retransmitted : 0;
+    if ((f & SegmentFlag.retransmitted) === 0 && inFlight !== 0) this.retransBytes += seqDiff(this.ends[s]!, this.seqs[s]!);
+    this.flagBits[s] = f | SegmentFlag.everRetransmitted | inFlight;
     this.times[s] = now;
     this.orders[s] = order;
   }
