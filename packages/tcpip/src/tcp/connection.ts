@@ -482,6 +482,32 @@ export function fillSegmentOptions(c: TcpConnection, now: number, flags: number,
   }
 }
 
+/**
+ * The most data a segment sent now may carry: the MSS less the SACK option `fillSegmentOptions`
+ * will add (the MSS already allows for timestamps). Without this, a full segment sent while we
+ * SACK the peer's data is 4 + 8n bytes over the path MTU, and IPv4 fragments it: a loss of
+ * either fragment loses the segment, and the TCP checksum alone then guards data split over two
+ * frames (two link errors, one in each fragment, can cancel in the one's complement sum).
+ */
+function segmentMss(c: TcpConnection): number {
+  if (!c.sackEnabled) return c.sndMss;
+  const finAhead = c.pendingFinSeq >= 0 && !c.finReceived;
+  if (c.ooo.length === 0 && !finAhead) return c.sndMss;
+  // Counted as fillSegmentOptions lays them out: contiguous held ranges merge into one block,
+  // and a FIN held beyond a hole extends the last block or takes one of its own.
+  let blocks = 0;
+  let r = -1;
+  for (let i = 0; i < c.ooo.length; ) {
+    r = seqAdd(c.ooo[i]!.seq, c.ooo[i]!.data.length);
+    i++;
+    while (i < c.ooo.length && c.ooo[i]!.seq === r) r = seqAdd(r, c.ooo[i++]!.data.length);
+    blocks++;
+  }
+  if (finAhead && !(blocks > 0 && r === c.pendingFinSeq)) blocks++;
+  const n = Math.min(blocks, c.tsEnabled ? 3 : 4);
+  return c.sndMss - (4 + 8 * n);
+}
+
 /** Options of our SYN or SYN-ACK: MSS always; the rest as configured, and on a SYN-ACK only if the peer offered them. */
 export function fillSynOptions(c: TcpConnection, now: number, o: TcpOptions): void {
   o.mss = c.ourMss;
@@ -1233,7 +1259,7 @@ function sendLossProbe(c: TcpConnection, tx: TcpTransmit, now: number): void {
   const room = seqDiff(seqAdd(c.sndUna, c.sndWnd), c.sndNxt);
   let seq = c.sndNxt;
   let retransmitted = false;
-  if (unsent > 0 && room > 0) sendNew(c, tx, now, Math.min(unsent, c.sndMss, room), dataEnd, room);
+  if (unsent > 0 && room > 0) sendNew(c, tx, now, Math.min(unsent, segmentMss(c), room), dataEnd, room);
   else {
     let i = board.count - 1;
     if (i >= 0 && (board.flagsAt(i) & SegmentFlag.sacked) !== 0) for (i = 0; i < board.count && (board.flagsAt(i) & SegmentFlag.sacked) !== 0; i++);
@@ -1289,9 +1315,10 @@ function retransmitUnlost(c: TcpConnection, tx: TcpTransmit, now: number): boole
 function sendRange(c: TcpConnection, tx: TcpTransmit, seq: number, len: number): void {
   const dataEnd = seqAdd(c.bufSeq, c.sndLen);
   const end = seqAdd(seq, len);
+  const mss = segmentMss(c);
   let at = seq;
   do {
-    const dataLen = Math.max(0, Math.min(seqDiff(end, at), c.sndMss, seqDiff(dataEnd, at)));
+    const dataLen = Math.max(0, Math.min(seqDiff(end, at), mss, seqDiff(dataEnd, at)));
     const next = seqAdd(at, dataLen);
     let flags = TcpFlag.ack;
     if (c.finQueued && next === dataEnd && seqGt(c.sndMax, dataEnd) && seqGt(end, dataEnd)) flags |= TcpFlag.fin;
@@ -1356,11 +1383,12 @@ export function tcpOutput(c: TcpConnection, now: number, tx: TcpTransmit): void 
         const wnd = Math.min(c.sndWnd, c.cwnd + (c.inRecovery ? 0 : Math.min(c.dupAcks, 2) * c.sndMss));
         usable = wnd - inFlight;
       }
-      const len = Math.min(unsent, c.sndMss, Math.max(0, usable));
+      const mss = segmentMss(c);
+      const len = Math.min(unsent, mss, Math.max(0, usable));
       if (len > 0) {
         // Nagle (RFC 9293 §3.7.4) and sender-side SWS avoidance: a short segment waits while
         // data is in flight, unless it ends the data and Nagle is off or a FIN follows.
-        if (len < c.sndMss && inFlight > 0 && !(len === unsent && (c.noDelay || c.finQueued))) break;
+        if (len < mss && inFlight > 0 && !(len === unsent && (c.noDelay || c.finQueued))) break;
         sendNew(c, tx, now, len, dataEnd, usable);
         continue;
       }
