@@ -1,41 +1,17 @@
 /** Transfers over a faulty link (loss, reordering, duplication, corruption), in virtual time. */
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import { test } from "node:test";
 import type { LinkFaults } from "../src/link/faults.ts";
-import type { DirectTcpFlow } from "../src/tcp/flow.ts";
-import { ip } from "./support/stacks.ts";
-import { pair, readAll } from "./support/tcp.ts";
+import { exchangeBothWays, pair, pattern } from "./support/tcp.ts";
 
-const sha = (b: Uint8Array): string => createHash("sha256").update(b).digest("hex");
-function pattern(n: number, seed: number): Uint8Array {
-  const out = new Uint8Array(n);
-  let x = seed;
-  for (let i = 0; i < n; i++) {
-    x = (x * 1103515245 + 12345) >>> 0;
-    out[i] = x >>> 24;
-  }
-  return out;
-}
 
 async function transfer(faults: LinkFaults, size: number, seed: number) {
   const { a, b, settle, netif } = pair({}, 64, { seed, ...faults });
   const up = pattern(size, seed);
   const down = pattern(size, seed + 1);
-  let serverFlow: DirectTcpFlow | undefined;
-  let serverDone: (hash: string) => void = () => {};
-  const serverGot = new Promise<string>((resolve) => (serverDone = resolve));
-  b.tcp.listen(80, async (flow) => {
-    serverFlow = flow as DirectTcpFlow;
-    const [got] = await Promise.all([readAll(flow), flow.write(down).then(() => flow.shutdown("write"))]);
-    serverDone(sha(got));
-  });
-  const flow = (await settle(a.tcp.connect(ip("10.0.0.2"), 80), 3_600_000)) as DirectTcpFlow;
-  const [got] = await settle(Promise.all([readAll(flow), flow.write(up).then(() => flow.shutdown("write"))]), 3_600_000);
-  assert.equal(sha(got), sha(down));
-  assert.equal(await settle(serverGot, 3_600_000), sha(up));
+  const { client: flow, server: serverFlow } = await exchangeBothWays({ a, b, settle }, up, down);
   const ipv4 = [a.stats().ipv4, b.stats().ipv4];
-  return { client: flow.info(), server: serverFlow!.info(), faults: netif!.faultStats(), ipv4 };
+  return { client: flow.info(), server: serverFlow.info(), faults: netif!.faultStats(), ipv4 };
 }
 
 for (const [name, faults] of [

@@ -5,7 +5,6 @@
  * throughput test runs two direct stacks over the switch with the link-fault wrapper.
  */
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import { test } from "node:test";
 import fc from "fast-check";
 import {
@@ -32,9 +31,7 @@ import { newReno } from "../src/tcp/congestion.ts";
 import { seqDiff } from "../src/tcp/seq.ts";
 import { TcpFlag, type TcpOptions, emptyTcpOptions } from "../src/tcp/wire.ts";
 import { SegmentFlag, SentSegments } from "../src/tcp/sent-segments.ts";
-import type { DirectTcpFlow } from "../src/tcp/flow.ts";
-import { ip } from "./support/stacks.ts";
-import { pair, readAll } from "./support/tcp.ts";
+import { exchangeBothWays, pair, pattern } from "./support/tcp.ts";
 
 const ISS_A = 0xffff0000; // near the wrap, so the arithmetic is modular
 const ISS_B = 0x01020304;
@@ -345,36 +342,15 @@ test("the segment record's byte counts (RFC 6675 pipe) always match its flags, w
 // ---------------------------------------------------------------------------------------------
 // Throughput over the switch under 5% loss
 
-const sha = (b: Uint8Array): string => createHash("sha256").update(b).digest("hex");
-function pattern(n: number, seed: number): Uint8Array {
-  const out = new Uint8Array(n);
-  let x = seed;
-  for (let i = 0; i < n; i++) {
-    x = (x * 1103515245 + 12345) >>> 0;
-    out[i] = x >>> 24;
-  }
-  return out;
-}
 
 test("8 MiB each way under 5% loss (4 ms RTT): retransmission timeouts are a small fraction of the losses", async (t) => {
   const size = 8 << 20;
   const { a, b, settle, netif } = pair({}, 64, { seed: 11, loss: 0.05, delayMs: 2 });
   const up = pattern(size, 3);
   const down = pattern(size, 4);
-  let server: DirectTcpFlow | undefined;
-  let serverDone: (hash: string) => void = () => {};
-  const serverGot = new Promise<string>((resolve) => (serverDone = resolve));
-  b.tcp.listen(80, async (flow) => {
-    server = flow as DirectTcpFlow;
-    const [got] = await Promise.all([readAll(flow), flow.write(down).then(() => flow.shutdown("write"))]);
-    serverDone(sha(got));
-  });
-  const client = (await settle(a.tcp.connect(ip("10.0.0.2"), 80), 3_600_000)) as DirectTcpFlow;
-  const [got] = await settle(Promise.all([readAll(client), client.write(up).then(() => client.shutdown("write"))]), 3_600_000);
-  assert.equal(sha(got), sha(down));
-  assert.equal(await settle(serverGot, 3_600_000), sha(up));
+  const { client: client, server: server } = await exchangeBothWays({ a, b, settle }, up, down);
   const c = client.info();
-  const s = server!.info();
+  const s = server.info();
   const lost = netif!.faultStats().lost;
   const timeouts = c.timeouts + s.timeouts;
   t.diagnostic(
